@@ -1,0 +1,27 @@
+# One-command workflows. Everything runs inside .venv (created by `make install`).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test test-all export sync-check docs reproduce smoke clean
+
+install:            ## create .venv with the CPU torch wheel, the project (editable) and dev tools
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -c constraints.txt -e ".[dev]"
+
+test:               ## the whole test suite (every notebook's tests + CLI/docs/distributed tests)
+	$(BIN)/python -m pytest -n 2
+
+test-all:           ## also run the cells flagged `slow` (long trainings and sweeps)
+	REFORMER_TEST_FLAGS=slow $(BIN)/python -m pytest -n 2
+
+export:             ## notebooks -> library, then strip notebook metadata/outputs
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+
+sync-check: export  ## fail if the library or notebooks changed after export+clean
+	@test -z "$$(git status --porcelain nbs reformer_repro)" || (git status --porcelain nbs reformer_repro; echo "library and notebooks are out of sync: run make export and commit"; exit 1)
+
+clean:
+	rm -rf build dist *.egg-info _proc _docs docs/site .pytest_cache
