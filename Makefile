@@ -3,13 +3,13 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-all export sync-check docs reproduce smoke clean
+.PHONY: install test test-all export sync-check docs docs-test clean
 
 install:            ## create .venv with the CPU torch wheel, the project (editable) and dev tools
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install -c constraints.txt -e ".[dev,docs]"
 
 test:               ## the whole test suite (every notebook's tests + CLI/docs/distributed tests)
 	$(BIN)/python -m pytest -n 2
@@ -22,6 +22,12 @@ export:             ## notebooks -> library, then strip notebook metadata/output
 
 sync-check: export  ## fail if the library or notebooks changed after export+clean
 	@test -z "$$(git status --porcelain nbs reformer_repro)" || (git status --porcelain nbs reformer_repro; echo "library and notebooks are out of sync: run make export and commit"; exit 1)
+
+docs:               ## build the offline docs site into docs/site (open docs/site/index.html)
+	$(BIN)/python docs/build.py
+
+docs-test: docs     ## check the built site (pages, API signatures, report tables, images)
+	DOCS_SITE_DIR=docs/site $(BIN)/python -m pytest -q tests/test_docs.py
 
 clean:
 	rm -rf build dist *.egg-info _proc _docs docs/site .pytest_cache
