@@ -2,9 +2,14 @@
 
 Modules:
 
-- `reformer_repro.attention`: Multi-head attention with full (SDPA) and query-chunked paths, causal and padding masks, cross-attention, shared-QK, and a key/value cache for incremental decoding.
-- `reformer_repro.core`: Small helpers shared by every module: defaults, input checks, attention masks and seeded random generators.
-- `reformer_repro.layers`: Feed-forward blocks, residual wrappers (pre- and post-norm) and positional encodings (learned, sinusoidal and axial).
-- `reformer_repro.transformer`: The full-attention baseline every Reformer result is compared against: one config dataclass, a decoder-only `TransformerLM`, encoder and decoder stacks, the encoder-decoder `Transformer`, and generation with a key/value cache."""
+- `reformer_repro.bench`: Timing and peak memory of one case per fresh Python process, and the LSH-attention speed sweep of paper Fig. 5 (right): time per batch at a fixed number of tokens as the sequence length grows.
+- `reformer_repro.cli`: `reformer-repro`: run one task, reproduce every claim and write the report, or rebuild the report from saved results.
+- `reformer_repro.data`: The paper's three workloads as fastai `DataLoaders`: the synthetic duplication task (§5), byte-level enwik8 and WMT14 English–German, read from the real files when they are here and from the Hugging Face hub otherwise — failing in seconds, never hanging, when offline.
+- `reformer_repro.experiments`: Every claim of the paper as a pinned, versioned experiment: one config dataclass per task and scale (saved as JSON beside its results), a runner that trains and evaluates each arm for each seed through the library's data and training modules, and one JSON file per run.
+- `reformer_repro.lsh`: Angular locality-sensitive hashing, sorting into chunks and multi-round LSH attention (paper §2 and appendix A), vectorised over batch, heads and rounds, and checked against a brute-force reference written straight from the paper's equations.
+- `reformer_repro.reformer`: The named model families of the paper — `LSHLM`, `ReversibleLM`, `ReformerLM` and the encoder-decoders `ReversibleTransformer` and `ReformerEncDec` — as thin presets of the one `TransformerConfig`, plus incremental generation with LSH attention.
+- `reformer_repro.report`: From saved results to `REPORT.md`: aggregate seeds (mean ± std), put our numbers beside the paper's and the 2020 reproduction's, decide per claim whether it held, and draw the plots.
+- `reformer_repro.reversible`: The Reformer's memory savings besides LSH: reversible residual layers whose backward pass recomputes activations instead of storing them, a feed-forward applied chunk by chunk in forward *and* backward, and a chunked LM head + cross-entropy.
+- `reformer_repro.training`: fastai `Learner`s for the paper's three workloads: exact token-weighted metrics (masked accuracy, bits per character, perplexity) and BLEU, Adam and Adafactor, mixed precision, gradient clipping and accumulation, a NaN guard, eval-time `n_hashes`, checkpoints that resume bit-exactly, Weights & Biases logging, and data-parallel training over several processes (GPUs, or CPUs with gloo)."""
 
 __version__ = "0.1.0"
