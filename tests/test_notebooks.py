@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / 'nbs').glob('[0-9]*.ipynb'))
 
+# pytest -n 2 on 2 cores: one thread per worker avoids oversubscription (10x slower small-model cells otherwise)
+os.environ.setdefault('OMP_NUM_THREADS', '1')
 os.environ.setdefault('WANDB_MODE', 'disabled')
 os.environ.setdefault('WANDB_SILENT', 'true')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -21,6 +23,8 @@ os.environ.setdefault('HF_DATASETS_OFFLINE', '1')
 def test_notebook(nb):
     from nbdev.config import get_config
     from nbdev.test import test_nb
+    import torch
+    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
     cfg = get_config(ROOT)
     skip = str(cfg.tst_flags).split()
     force = os.environ.get('REFORMER_TEST_FLAGS', '').split()
