@@ -37,7 +37,7 @@ MODELS = ('TransformerLM', 'ReversibleLM', 'LSHLM', 'ReformerLM')
 LAYERS = (1, 2, 4, 8, 12)
 
 def train_step_case(model: str, n_layers: int, seq_len: int = 4096, batch: int = 1, d_model: int = 256, n_heads: int = 4,
-                    device: str = 'cpu', steps: int = 1) -> dict:
+                    device: str = 'cpu', steps: int = 1, extra: dict | None = None) -> dict:
     "One case, run in a fresh process by `run_in_subprocess`: build, create Adam state, train `steps` steps, report."
     import torch, torch.nn.functional as F
     from reformer_repro.transformer import TransformerLM
@@ -47,7 +47,7 @@ def train_step_case(model: str, n_layers: int, seq_len: int = 4096, batch: int =
     cuda = dev.type == 'cuda'
     torch.manual_seed(0)
     cls = TransformerLM if model == 'TransformerLM' else getattr(R, model)
-    m = cls(vocab_sz=256, d_model=d_model, n_heads=n_heads, n_layers=n_layers, max_seq_len=seq_len).to(dev).train()
+    m = cls(vocab_sz=256, d_model=d_model, n_heads=n_heads, n_layers=n_layers, max_seq_len=seq_len, **(extra or {})).to(dev).train()
     opt = torch.optim.Adam(m.parameters(), lr=1e-4)
     for p in m.parameters(): p.grad = torch.zeros_like(p)
     opt.step(); opt.zero_grad(set_to_none=True)                   # Adam state (exp_avg, exp_avg_sq) now exists
@@ -66,9 +66,10 @@ def train_step_case(model: str, n_layers: int, seq_len: int = 4096, batch: int =
     return dict(out, step_s=min(times), first_step_s=times[0], loss=loss.item())
 
 
-def run_case(case: dict, timeout: float, threads: int) -> dict:
+def run_case(case: dict, timeout: float, threads: int = 0) -> dict:
     "Run one case in a fresh interpreter (`reformer_repro.bench.run_in_subprocess`) and derive the memory figures (MiB)."
     from reformer_repro.bench import run_in_subprocess
+    case = dict(case); threads = case.pop('threads', None) or threads    # callers may put the thread count in the case
     cpu = case['device'] == 'cpu'
     r = run_in_subprocess('bench_memory_depth:train_step_case', case, timeout=timeout, threads=threads or None,
                           pythonpath=[Path(__file__).resolve().parent, ROOT],
