@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / 'nbs').glob('[0-9]*.ipynb'))
+# library notebooks, then the per-claim experiment notebooks (smoke scale, through the same code)
+NOTEBOOKS = sorted((ROOT / 'nbs').glob('[0-9]*.ipynb')) + sorted((ROOT / 'experiments').glob('[0-9]*.ipynb'))
 
 # pytest -n 2 on 2 cores: one thread per worker avoids oversubscription (10x slower small-model cells otherwise)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
@@ -19,7 +20,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('HF_DATASETS_OFFLINE', '1')
 
 
-@pytest.mark.parametrize('nb', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=[f'{p.parent.name}/{p.stem}' for p in NOTEBOOKS])
 def test_notebook(nb):
     from nbdev.config import get_config
     from nbdev.test import test_nb
