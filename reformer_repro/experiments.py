@@ -283,11 +283,11 @@ CONFIGS: dict[str, dict[str, dict]] = {
                              {'standard': _full, 'reversible': {'family': 'ReversibleLM'}}),
     'n_hashes': _lm_scales({'full': _sqk, **{f'lsh-{n}': {'family': 'LSHLM', 'n_hashes': n, 'bucket_size': 64} for n in (1, 2, 4, 8)}},
                            {'full': _sqk, **{f'lsh-{n}': {'family': 'LSHLM', 'n_hashes': n, 'bucket_size': 32} for n in (1, 2, 4, 8)}},
-                           cpu_extra=dict(seeds=1),
+                           cpu_extra=dict(seeds=3),
                            smoke_extra=dict(arms={'full': _sqk, **{f'lsh-{n}': {'family': 'LSHLM', 'n_hashes': n, 'bucket_size': 32} for n in (1, 4)}})),
     'n_layers': _lm_scales({f'layers-{n}': {'family': 'ReformerLM', 'n_layers': n, 'n_hashes': 4, 'bucket_size': 64} for n in (1, 2, 4, 8, 12)},
                            {f'layers-{n}': {'family': 'ReformerLM', 'n_layers': n, 'n_hashes': 2, 'bucket_size': 32, 'ff_chunk_size': 128} for n in (1, 2, 4)},
-                           cpu_extra=dict(seeds=1, seq_len=512, bs=4),
+                           cpu_extra=dict(seeds=1, seq_len=512, bs=4, steps=2000, eval_every=250),
                            smoke_extra=dict(seq_len=128, arms={f'layers-{n}': {'family': 'ReformerLM', 'n_layers': n, 'n_hashes': 2, 'bucket_size': 32, 'ff_chunk_size': 128} for n in (1, 2)})),
     'wmt': {
         'paper': dict(model=dict(d_model=512, d_ff=2048, n_heads=8, n_layers=6, dropout=0.1, pos_enc='sinusoidal'),
