@@ -106,7 +106,7 @@ def process_notebook(src: str, execute: bool, root: str = str(ROOT)) -> dict:
     from nbdev.config import get_config
     from nbdev.process import NBProcessor, Processor
     from fastcore.nbio import mk_cell
-    from nbdev.processors import FilterDefaults, exec_show_docs, _default_exp
+    from nbdev.processors import FilterDefaults, exec_show_docs, _default_exp, add_show_docs
     from execnb.shell import _out_exc
     nb = read_nb(path)
     nb.path_ = str(path)
@@ -138,6 +138,17 @@ def process_notebook(src: str, execute: bool, root: str = str(ROOT)) -> dict:
 
     def _is_showdoc(cell): return bool(re.search(r'^show_doc', cell.source or '', re.M))
 
+    class add_show_docs_in_order(add_show_docs):
+        "nbdev's `add_show_docs`, with a cell's entries in source order (nbdev inserts each right after the cell: reversed)."
+        def begin(self):
+            super().begin()
+            cells, i = self.nb.cells, 0
+            while i < len(cells):
+                j = i
+                while j < len(cells) and getattr(cells[j], 'has_sd', False): j += 1
+                if j > i + 1: cells[i:j] = cells[i:j][::-1]
+                i = max(j, i + 1)
+
     class show_constants(Processor):
         "Show the public constants an exported cell defines (nbdev hides exported code, so they would be invisible)."
         def begin(self):
@@ -159,7 +170,7 @@ def process_notebook(src: str, execute: bool, root: str = str(ROOT)) -> dict:
     procs = []
     for p in FilterDefaults().procs():
         if p.__name__ in skip: continue
-        if p.__name__ == 'add_show_docs': procs += [p, show_constants]; continue
+        if p.__name__ == 'add_show_docs': procs += [add_show_docs_in_order, show_constants]; continue
         if p is exec_show_docs:
             if execute: procs.append(exec_docs)
             continue

@@ -1,5 +1,9 @@
 """MkDocs hooks of the offline docs site (loaded through the `hooks:` entry that docs/build.py writes).
 
+Heading ids: GitHub's slugs (lower case, punctuation dropped, every space a hyphen: "Table 2 — synthetic task"
+-> `table-2--synthetic-task`), so that `#anchor` links written for GitHub (README, experiments/REPORT.md) also
+work on the site.
+
 Math: `pymdownx.arithmatex` (generic mode) leaves `$...$` / `$$...$$` as `\\(...\\)` / `\\[...\\]` in
 `arithmatex` spans; here they become MathML, which browsers render natively — no MathJax or KaTeX
 script, no web fonts, nothing fetched from the network, and it works from file://.
@@ -26,6 +30,12 @@ def tex_to_mathml(tex: str, display: str = 'inline') -> str:
         return f'<code class="math-error">{html.escape(src)}</code>'
     mml = _UNKNOWN.sub(r'<mi mathvariant="normal">\1</mi>', mml)
     return mml.replace('<math ', f'<math alttext="{html.escape(src, quote=True)}" ', 1)
+
+
+def on_config(config):
+    from pymdownx.slugs import slugify
+    config.mdx_configs.setdefault('toc', {})['slugify'] = slugify(case='lower')
+    return config
 
 
 def on_page_content(content: str, page, config, files) -> str:

@@ -16,7 +16,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['time_fn', 'rss_mib', 'run_in_subprocess', 'SDPASelfAttention', 'lsh_attention_case', 'lsh_speed_sweep', 'bench_meta',
-           'save_results', 'load_results', 'results_table', 'plot_lsh_speed']
+           'save_results', 'load_results', 'results_table', 'plot_lsh_speed', 'lm_step_flops', 'matmul_gflops',
+           'peak_rss_mib', 'reset_peak_rss']
 
 # %% ../nbs/11_bench.ipynb #b0305f6f
 def time_fn(fn, warmup: int = 1, repeats: int = 3, sync=None, return_times: bool = False):
@@ -263,3 +264,63 @@ def plot_lsh_speed(results: list[dict], path=None, title: str | None = None):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110); plt.close(fig)
     return fig
+
+# %% ../nbs/11_bench.ipynb #85fd7d15
+def lm_step_flops(seq_len: int, *, batch: int = 1, d_model: int = 256, n_heads: int = 4, d_ff: int | None = None,
+                  n_layers: int = 2, vocab: int = 256, attn: str = 'lsh', n_hashes: int = 1, bucket_size: int = 64,
+                  chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0,
+                  n_buckets: int | None = None, n_proj: int | None = None, reversible: bool = False, mode: str = 'train',
+                  causal_skip: bool = False, head_in: int | None = None) -> dict:
+    """Analytic FLOPs of one LM step (matrix products only), by part: `dense`, `attention`, `hashing`, `head` and
+    `total`. `attn='lsh'|'full'`; LSH defaults follow `lsh_sizes` (chunk 2·bucket_size, n_buckets = padded length /
+    bucket_size). `mode='train'` (forward + backward) or `'infer'` (forward)."""
+    if attn not in ('lsh', 'full'): raise ValueError(f"attn must be 'lsh' or 'full', got {attn!r}")
+    if mode not in ('train', 'infer'): raise ValueError(f"mode must be 'train' or 'infer', got {mode!r}")
+    d_ff, head_in = default(d_ff, 4 * d_model), default(head_in, d_model)
+    n_proj = default(n_proj, 3 if attn == 'lsh' else 4)
+    if attn == 'lsh':
+        chunk_len = default(chunk_len, 2 * bucket_size)
+        n_pad = -(-seq_len // chunk_len) * chunk_len
+        n_buckets = default(n_buckets, n_pad // bucket_size)
+        keys, rounds, tokens_attn = chunk_len * (1 + n_chunks_before + n_chunks_after), n_hashes, batch * n_pad
+        hashing = batch * n_pad * d_model * n_hashes * n_buckets
+    else:
+        keys, rounds, tokens_attn, hashing = ((seq_len + 1) / 2 if causal_skip else seq_len), 1, batch * seq_len, 0
+    N = batch * seq_len
+    dense = 2 * N * (n_proj * d_model * d_model + 2 * d_model * d_ff) * n_layers
+    attention = 4 * tokens_attn * d_model * keys * rounds * n_layers
+    hashing = hashing * n_layers
+    head = 2 * N * head_in * vocab
+    if mode == 'train':
+        fwd_layers = 2 if reversible else 1               # reversible: the layers' forward runs again in backward
+        dense, attention = dense * (2 + fwd_layers), attention * (2 + fwd_layers)
+        hashing, head = hashing * fwd_layers, head * 3
+    parts = dict(dense=dense, attention=attention, hashing=hashing, head=head)
+    return {k: float(v) for k, v in parts.items()} | dict(total=float(sum(parts.values())))
+
+# %% ../nbs/11_bench.ipynb #bba60b29
+def matmul_gflops(n: int = 2048, repeats: int = 5, warmup: int = 2, dtype: str = 'float32', device: str = 'cpu') -> dict:
+    "GFLOP/s of `torch.mm` on n×n matrices: median over `repeats` after `warmup`; also the fastest and the thread count."
+    dev, dt = torch.device(device), getattr(torch, dtype)
+    a, b = torch.randn(n, n, device=dev).to(dt), torch.randn(n, n, device=dev).to(dt)
+    t, times = time_fn(lambda: torch.mm(a, b), warmup, repeats, return_times=True,
+                       sync=torch.cuda.synchronize if dev.type == 'cuda' else None)
+    flops = 2 * n ** 3
+    return dict(n=n, dtype=dtype, device=device, gflops=flops / t / 1e9, gflops_best=flops / min(times) / 1e9,
+                times_s=times, threads=torch.get_num_threads())
+
+# %% ../nbs/11_bench.ipynb #1b4635b3
+def peak_rss_mib() -> float | None:
+    "Resident-set high-water mark (`VmHWM`) of this process in MiB since start or the last `reset_peak_rss` (Linux)."
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
+    except OSError: return None
+
+def reset_peak_rss() -> bool:
+    "Reset `VmHWM` to the current resident set (Linux `clear_refs`); False where that is not possible."
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
+        return True
+    except OSError: return False

@@ -8,7 +8,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/data.html.md"""
 
 # %% ../nbs/07_data.ipynb #b25823d0
 from __future__ import annotations
-import os, re, math, random, hashlib, zipfile, warnings, threading
+import os, re, math, random, hashlib, zipfile, warnings, threading, functools
 from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np
@@ -39,9 +39,12 @@ def pbar(it, display: bool = True, **kwargs):
 
 class EpochDL(DataLoader):
     "A fastai `DataLoader` with its own seeded shuffle that tells its dataset which pass it is on (`dataset.set_epoch`)."
-    def __init__(self, dataset=None, seed: int = 0, **kwargs):
+    def __init__(self, dataset=None, seed: int = 0,
+                 n_inp: int | None = None,  # leading batch elements that are model inputs (default: the dataset's `n_inp`, else 1)
+                 **kwargs):
         super().__init__(dataset, **kwargs)
         self.seed, self.epoch = seed, 0
+        self.n_inp = n_inp if n_inp is not None else getattr(dataset, 'n_inp', 1)
         self.rng = random.Random(seed)  # fastai re-derives its shuffle RNG from this one at every pass
 
     def before_iter(self):
@@ -50,7 +53,7 @@ class EpochDL(DataLoader):
         self.epoch += 1
 
     def new(self, dataset=None, cls=None, **kwargs):
-        return super().new(dataset=dataset, cls=cls, **{'seed': self.seed, **kwargs})
+        return super().new(dataset=dataset, cls=cls, **{'seed': self.seed, 'n_inp': self.n_inp, **kwargs})
 
     def state_dict(self) -> dict:
         "Pass counter and shuffle-RNG state, for exact resume."
@@ -387,12 +390,18 @@ def moses_unescape(text: str) -> str:
 
 # %% ../nbs/07_data.ipynb #42770be9
 _CLITIC = re.compile(r"'(s|re|ve|ll|d|m|t)$|n't$", re.I)
+
+@functools.cache
+def _moses_detokenizer(lang: str):
+    "One `sacremoses.MosesDetokenizer` per language, or None when sacremoses is not installed (looked up once per process)."
+    try: from sacremoses import MosesDetokenizer
+    except ImportError: return None
+    return MosesDetokenizer(lang=lang)
+
 def moses_detokenize(text: str, lang: str = 'en') -> str:
     "Approximate Moses detokenisation (unescape, glue punctuation, brackets, quotes and English clitics); uses `sacremoses` when installed."
-    try:
-        from sacremoses import MosesDetokenizer
-        return MosesDetokenizer(lang=lang).detokenize(moses_unescape(text.replace(' @-@ ', '-')).split())
-    except ImportError: pass
+    md = _moses_detokenizer(lang)
+    if md is not None: return md.detokenize(moses_unescape(text.replace(' @-@ ', '-')).split())
     toks, out, glue, quote_open = moses_unescape(text.replace(' @-@ ', '-')).split(), '', True, False
     for tok in toks:
         if tok == '"':
@@ -574,9 +583,9 @@ class Seq2SeqDataset:
 
 class BucketedDL(EpochDL):
     "Seq2seq batches `(src, tgt_in, tgt_out)` of pairs of similar length, padded with `pad_id` (`tgt_out` with -100)."
-    def __init__(self, dataset=None, pad_id: int = 0, seed: int = 0, **kwargs):
-        super().__init__(dataset, seed=seed, **kwargs)
-        self.pad_id, self.n_inp = pad_id, 2
+    def __init__(self, dataset=None, pad_id: int = 0, seed: int = 0, n_inp: int = 2, **kwargs):
+        super().__init__(dataset, seed=seed, n_inp=n_inp, **kwargs)   # inputs (src, tgt_in), target tgt_out
+        self.pad_id = pad_id
 
     def get_idxs(self):
         ds, n, bs = self.dataset, self.n, self.bs or 1

@@ -804,7 +804,7 @@ class TrainConfig:
     task: str = 'synthetic'            # 'synthetic' | 'enwik8' | 'wmt14' | 'text' (byte LM on any file: data={'text_path': ...})
     model: dict = field(default_factory=dict)   # TransformerConfig fields; vocab_sz, max_seq_len (and pad_idx) default from the data
     model_class: str | None = None     # LM tasks: TransformerLM, LSHLM, ReversibleLM, ReformerLM; wmt14: Transformer, ReversibleTransformer, ReformerEncDec
-    data: dict = field(default_factory=dict)    # keyword arguments of synthetic_dls / enwik8_dls / char_lm_dls / wmt_dls (+ path, vocab_size, n_train for wmt14)
+    data: dict = field(default_factory=dict)    # keyword arguments of synthetic_dls / enwik8_dls / char_lm_dls / wmt_dls (+ path, vocab_size, n_train, n_valid, n_test for wmt14)
     n_epoch: int = 1
     lr: float = 1e-3
     schedule: str = 'one_cycle'        # 'one_cycle', or fit_warmup's decay: 'rsqrt' | 'cos' | 'linear' | 'constant'
@@ -821,7 +821,7 @@ class TrainConfig:
     out_dir: str = 'runs/run'
     resume: bool = False               # continue from out_dir/checkpoint.pth when it exists
     validate_first: bool = True        # evaluate the untrained model too (the start of the curve)
-    wandb: str = 'offline'             # 'offline' | 'online' | 'disabled'
+    wandb: str | None = None           # 'offline' | 'online' | 'disabled'; None: $WANDB_MODE, else 'offline'
     wandb_project: str = 'reformer_repro'
     name: str | None = None
     bleu: bool = False                 # wmt14: BLEU of greedy translations of the test split at the end
@@ -855,7 +855,7 @@ def _task_data(cfg: TrainConfig, device, out: Path):
         kw.pop('seed')
         return D.char_lm_dls(kw.pop('text_path'), device=device, **kw), None
     corpus = D.load_wmt14(kw.pop('path', None), progress=rank_distrib() == 0)
-    n_train, vocab_size = kw.pop('n_train', None), kw.pop('vocab_size', 8000)
+    n_train, n_valid, n_test, vocab_size = kw.pop('n_train', None), kw.pop('n_valid', None), kw.pop('n_test', None), kw.pop('vocab_size', 8000)
     train = corpus['train'][:n_train] if n_train else corpus['train']
     tok_file = Path(kw.pop('tokenizer', out/'tokenizer.json'))
     if not tok_file.exists():
@@ -863,7 +863,8 @@ def _task_data(cfg: TrainConfig, device, out: Path):
         distrib_barrier()
     tk = D.load_tokenizer(tok_file)
     test = corpus.get('test')
-    dls = D.wmt_dls(train, corpus['validation'], tk, pairs_test=test, device=device, progress=rank_distrib() == 0, **kw)
+    if test is not None and n_test: test = test[:n_test]
+    dls = D.wmt_dls(train, corpus['validation'][:n_valid] if n_valid else corpus['validation'], tk, pairs_test=test, device=device, progress=rank_distrib() == 0, **kw)
     return dls, dict(tokenizer=tk, test_pairs=test)
 
 def _task_model(cfg: TrainConfig, dls) -> nn.Module:
@@ -872,11 +873,17 @@ def _task_model(cfg: TrainConfig, dls) -> nn.Module:
     if cfg.task == 'wmt14': kw.setdefault('max_seq_len', dls.max_len); kw.setdefault('pad_idx', dls.pad_id)
     else: kw.setdefault('max_seq_len', dls.seq_len)
     seed_everything(cfg.seed)
-    return _model_class(cfg.model_class or _TASKS[cfg.task])(TransformerConfig(**kw))
+    return _model_class(cfg.model_class or _TASKS[cfg.task])(**kw)   # the family's defaults (ReformerLM: LSH, reversible, ...), then `cfg.model`
 
 def _named(learn, values) -> dict:
     names = ['valid_loss'] + [m.name for m in learn.metrics]
     return {n: _plain(v) for n, v in zip(names, values)}
+
+def _loss_curve(learn, n_points: int = 200) -> list:
+    "[step, smoothed training loss] of this fit, at most `n_points` of them (evenly spaced, the last step included)."
+    losses = [float(l) for l in learn.recorder.losses]
+    start, stride = learn.train_iter - len(losses), max(1, math.ceil(len(losses) / n_points))
+    return [[start + i + 1, losses[i]] for i in range(len(losses) - 1, -1, -stride)][::-1]
 
 def run_training(cfg: TrainConfig | dict, verbose: bool = True) -> dict:
     "Run `cfg` (alone, or data-parallel when launched by torchrun/accelerate); rank 0 writes out_dir/results.json and the wandb run."
@@ -912,6 +919,7 @@ def run_training(cfg: TrainConfig | dict, verbose: bool = True) -> dict:
     results.update(steps=learn.train_iter, train_time_s=round(time.time() - t0, 2))
     names = [n for n in learn.recorder.metric_names[1:] if n != 'time']
     results['history'] = [{n: _plain(v) for n, v in zip(names, vals)} for vals in learn.recorder.values]
+    results['train_loss_curve'] = _loss_curve(learn)
     results['final'] = _named(learn, learn.validate())
     if len(dls.loaders) > 2: results['test'] = _named(learn, learn.validate(ds_idx=2))
     if cfg.task == 'wmt14' and cfg.bleu and rank == 0 and extra['test_pairs']:

@@ -108,14 +108,24 @@ def html_pages(site: Path) -> list[Path]: return sorted(p for p in site.rglob('*
 
 
 # ---------------------------------------------------------------------------------------------------- tests
+def _md_tables(md: str) -> int: return len(re.findall(r'^\s*\|?\s*:?-{3,}:?\s*\|', md, re.M))
+
+
 def test_home(site):
+    "The README is the home page: its headings, tables, commands, and links into the report."
     home = page(site, 'index.html')
     assert 'reformer_repro' in home.text
-    if (ROOT / 'README.md').exists():
-        readme = (ROOT / 'README.md').read_text()
-        for h in re.findall(r'^#{1,3}\s+(.+?)\s*#*\s*$', readme, re.M):  # every README heading is on the home page
-            h = re.sub(r'`|\*\*|\[([^\]]*)\]\([^)]*\)', r'\1', h).strip()
-            assert h in home.article, f'README heading {h!r} missing from the home page'
+    if not (ROOT / 'README.md').exists(): return
+    readme = (ROOT / 'README.md').read_text()
+    for h in re.findall(r'^#{1,3}\s+(.+?)\s*#*\s*$', readme, re.M):  # every README heading is on the home page
+        h = re.sub(r'`|\*\*|\[([^\]]*)\]\([^)]*\)', r'\1', h).strip()
+        assert h in home.article, f'README heading {h!r} missing from the home page'
+    assert len(home.find('table')) >= _md_tables(readme)
+    for cmd in re.findall(r'^(make \w+|reformer-repro \w+|torchrun|accelerate launch)', readme, re.M):   # commands of the code blocks
+        assert cmd in home.article, f'{cmd!r} missing from the home page'
+    if REPORT is not None and REPORT in readme:   # the results table links into the report page, to its sections
+        links = [a['href'] for a in home.find('a') if a.get('href', '').startswith(page_of(REPORT))]
+        assert links and any('#' in l for l in links), links
 
 
 def test_navigation_lists_every_page(site):
@@ -156,6 +166,37 @@ def test_api_page(site, nb):
         for p in _own_params(obj): assert p in pg.article, f'parameter {p!r} of {name} missing on {page_of(nb)}'
 
 
+def test_lsh_page(site):
+    "The LSH page: its TeX is MathML, its tables are tables, its API entries have signatures and docstrings."
+    pg = page(site, 'nbs/04_lsh.html')
+    src = pg.path.read_text(encoding='utf-8')
+    assert src.count('<math') >= 20 and len(pg.find('table')) >= 1
+    for s in ('def lsh_attention(', 'def hash_vectors(', 'LSHSelfAttention(', 'A brute-force reference'):
+        assert s in pg.article, f'{s!r} missing from the LSH page'
+
+
+def test_training_page_demos(site):
+    "The training page: API entries in source order, and the demo of each task (its code; outputs appear when the notebook is run)."
+    pg = page(site, 'nbs/08_training.html')
+    names = ('lm_loss', 'masked_accuracy', 'bits_per_char', 'perplexity')   # one exported cell, in this order
+    test_order = [a['id'] for t, a in pg.tags if a.get('id') in names]
+    assert test_order == list(names), test_order
+    art = pg.article
+    for s in ('Demos: the three tasks', 'def demo_config(', "demo_config('synthetic')", "demo_config('enwik8')", "demo_config('wmt14')"):
+        assert s in art, f'{s!r} missing from the training page'
+
+
+def test_no_raw_markup(site):
+    "Markdown and HTML in the sources were rendered, not shown as text (outside code blocks)."
+    for p in html_pages(site):
+        src = p.read_text(encoding='utf-8')
+        m = re.search(r'<article\b.*?</article>', src, re.S)
+        if not m: continue
+        text = html.unescape(re.sub(r'<[^>]+>', '', re.sub(r'<(pre|code)\b.*?</\1>', '', m.group(0), flags=re.S)))
+        for raw in ('|---', '| ---', '<div', '<img', '<table', '```', '](', '{ #'):
+            assert raw not in text, f'raw {raw!r} on {p.relative_to(site)}: ...{text[max(0, text.find(raw) - 80):text.find(raw) + 80]}...'
+
+
 def test_core_signatures(site):
     core = page(site, 'nbs/00_core.html').article
     for sig in ('def check_tokens(', 'max_seq_len:int | None=None', 'vocab_sz', 'def causal_mask(', 'n_q:int'):
@@ -179,13 +220,16 @@ def test_report(site):
     "The report page has every table, heading and image of experiments/REPORT.md."
     md = (ROOT / REPORT).read_text()
     pg = page(site, page_of(REPORT))
-    n_tables = len(re.findall(r'^\s*\|?\s*:?-{3,}:?\s*\|', md, re.M))
+    n_tables = _md_tables(md)
     assert len(pg.find('table')) >= n_tables, f'{n_tables} tables in {REPORT}, {len(pg.find("table"))} on its page'
     for h in re.findall(r'^#{1,4}\s+(.+?)\s*#*\s*$', md, re.M):
         h = re.sub(r'`|\*\*|\[([^\]]*)\]\([^)]*\)', r'\1', h).strip()
         assert h in pg.article, f'heading {h!r} of {REPORT} missing from its page'
     n_img = len(re.findall(r'!\[[^\]]*\]\(|<img\b', md))
     assert len(pg.find('img')) >= n_img
+    for verdict in set(re.findall(r'\*\*(held|partly held|did not hold|not run)\*\*', md)): assert verdict in pg.article
+    for anchor in re.findall(r'\]\(#([^)]+)\)', md):   # the summary's links to the sections (GitHub-style ids)
+        assert anchor in pg.ids, f'#{anchor} of {REPORT} has no target on its page'
 
 
 def _resolve(site: Path, page_path: Path, url: str) -> Path | None:
@@ -197,7 +241,7 @@ def _resolve(site: Path, page_path: Path, url: str) -> Path | None:
 
 
 def test_assets_and_links_resolve(site):
-    "Every image, script, stylesheet and internal link of every page exists (anchors included); nothing is fetched online."
+    "Every image, script, stylesheet and internal link of every page exists (anchors, on the page or another, included); nothing is fetched online."
     problems = []
     for p in html_pages(site):
         pg = page(site, str(p.relative_to(site)))
@@ -209,6 +253,9 @@ def test_assets_and_links_resolve(site):
                 if external:
                     loads = tag in ('img', 'script', 'source') or (tag == 'link' and a.get('rel') in ('stylesheet', 'icon', 'preload', 'modulepreload'))
                     if loads: problems.append(f'{p.relative_to(site)}: <{tag}> loads {url} from the network')
+                    continue
+                if tag == 'a' and url.startswith('#') and len(url) > 1:   # an anchor on the same page
+                    if unquote(url[1:]) not in pg.ids: problems.append(f'{p.relative_to(site)}: link {url} to a missing anchor')
                     continue
                 target = _resolve(site, p, url)
                 if target is None: continue
