@@ -276,7 +276,8 @@ class Site:
         target = os.path.normpath(os.path.join(os.path.dirname(src), unquote(path))).replace(os.sep, '/')
         if target.startswith('..'): return url
         if target in self.page_of: new = self.page_of[target]
-        elif (self.root / target).is_file() and target in self.files and (self.root / target).stat().st_size <= MAX_ASSET_BYTES:
+        elif (self.root / target).is_file() and target in self.files and (self.root / target).stat().st_size <= MAX_ASSET_BYTES \
+                and not target.endswith('.md'):   # a markdown file that is not a page would be rendered without its images
             self.assets.add(target); new = target
         elif (self.root / target).exists():  # folder or big file: point at the repository
             kind = 'tree' if (self.root / target).is_dir() else 'blob'
