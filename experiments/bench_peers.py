@@ -471,6 +471,10 @@ def _val(r, key, fmt):
         return 'OOM' if r.get('oom') else ('timeout' if r.get('timeout') else 'failed')
     return fmt.format(r[key])
 
+def _time_mem(r) -> str:
+    "Table cell: 'seconds | step MiB', the reason a case has no numbers, or empty when it was not in the grid."
+    return '' if r is None else (f"{r['time_s']:.3f} \\| {r['step_mib']:.0f}" if _ok(r) else _val(r, 'time_s', ''))
+
 def _faster_peer(results, L, R, n, mode, peers):
     best = None
     for p in peers:
@@ -514,7 +518,7 @@ def report_md(meta: dict, results: list[dict]) -> str:
             cells = []
             for i in impls:
                 r = _cell(results, i, L, main_R, main_n, mode)
-                cells.append('' if r is None else (f"{r['time_s']:.3f} \\| {r['step_mib']:.0f}" if _ok(r) else _val(r, 'time_s', '')))
+                cells.append(_time_mem(r))
             lines.append(f'| {_kL(L)} | ' + ' | '.join(cells) + ' |')
         lines.append('')
         peers = [p for p in PEERS if p in impls]
@@ -558,7 +562,7 @@ def report_md(meta: dict, results: list[dict]) -> str:
                     cells = []
                     for i in impls:
                         r = _cell(results, i, L, R, main_n, mode)
-                        cells.append('' if r is None else (f"{r['time_s']:.3f} \\| {r['step_mib']:.0f}" if _ok(r) else _val(r, 'time_s', '')))
+                        cells.append(_time_mem(r))
                     lines.append(f'| {_kL(L)} | {R} | ' + ' | '.join(cells) + ' |')
             lines.append('')
     deep = sorted({r['n_layers'] for r in results} - {main_n})
