@@ -17,11 +17,14 @@ dropout, untied LM head, axial position embeddings (the same grid in every model
 n_buckets = L/64 in every LSH model. Each case (implementation, L, n_hashes, layers) runs in a fresh Python process
 (`reformer_repro.bench.run_in_subprocess`): it builds the model and an Adam optimiser with its state, then times
 1 warm-up + 3 repeats of the inference forward (eval mode, no autograd) and then of the training step (forward,
-cross-entropy, backward, Adam step) and reports the medians. Memory on CPU is the resident-set high-water mark
-of the case process, reset between the two modes (`VmHWM`, Linux); `step_mib` = peak - memory after building the
-model and optimiser state (activations and gradients), `peak_mib` = the whole process, libraries included.
-On CUDA: torch.cuda.max_memory_allocated. glibc is told to give large blocks back at once
-(MALLOC_MMAP_THRESHOLD_), as in bench_memory_depth.py, so that the high-water mark follows live memory.
+cross-entropy, backward, Adam step) and reports the medians, with glibc's default allocator (what users run).
+Memory is measured afterwards in a separate pass of one call per mode, with glibc told to serve every large block by
+its own mmap and to give freed memory back at once (mallopt + malloc_trim), so that the resident-set high-water
+mark (`VmHWM`, Linux, reset before each mode) follows live tensors; `step_mib` = that peak - the resident set just
+before the call (activations and gradients; model and optimiser state excluded), `peak_mib` = the whole process.
+(Timing under that allocator setting, as the first version of this script did, charges every allocation its page
+faults: up to 1.6x slower steps, most for the implementations that allocate the most.)
+On CUDA: torch.cuda.max_memory_allocated minus memory_allocated before the call.
 
 The FLOPs of every step are counted analytically (`reformer_repro.bench.lm_step_flops`, matrix products only, each
 implementation with its own attention window) and the machine's fp32 matmul rate is measured in the same run
@@ -232,26 +235,49 @@ def peer_case(impl: str, seq_len: int, n_hashes: int = 4, n_layers: int = 2, mod
     setup = torch.cuda.memory_allocated(dev) / 2**20 if cuda else rss_mib()
     out = dict(impl=impl, n_params=n_params, imported_rss_mib=imported, setup_mib=setup, config=cfg,
                threads=torch.get_num_threads(), torch=torch.__version__, modes={})
+    step = {'infer': infer, 'train': train}
+    # Time first, with the allocator users get (glibc keeps freed blocks for reuse); then measure memory in a
+    # separate pass with glibc returning every freed large block at once, so that the high-water mark follows
+    # live tensors. Timing under that setting would charge every allocation its page faults (up to +60 %).
     for mode in modes:
-        if mode == 'infer': model.eval()
-        else: model.train()
-        if cuda: torch.cuda.synchronize(dev); torch.cuda.reset_peak_memory_stats(dev)
-        reset = reset_peak_rss() if not cuda else True
-        t, times = time_fn(infer if mode == 'infer' else train, warmup, repeats, return_times=True,
+        model.train(mode == 'train')
+        t, times = time_fn(step[mode], warmup, repeats, return_times=True,
                            sync=(lambda: torch.cuda.synchronize(dev)) if cuda else None)
-        if cuda: peak = torch.cuda.max_memory_allocated(dev) / 2**20
+        r = dict(time_s=t, times_s=times, malloc='default')
+        if mode == 'train': r['loss'] = losses[-1]; r['loss_finite'] = all(math.isfinite(v) for v in losses)
+        if hasattr(os, 'getloadavg'): r['loadavg_1min'] = os.getloadavg()[0]
+        out['modes'][mode] = r
+    tight = cuda or release_freed_memory()
+    for mode in modes:
+        model.train(mode == 'train')
+        if cuda:
+            torch.cuda.synchronize(dev); torch.cuda.reset_peak_memory_stats(dev)
+            base = torch.cuda.memory_allocated(dev) / 2**20
+        else: base, reset = rss_mib(), reset_peak_rss()
+        step[mode]()
+        if cuda: torch.cuda.synchronize(dev); peak = torch.cuda.max_memory_allocated(dev) / 2**20
         else:
             peak = peak_rss_mib() if reset else None
             if peak is None:                              # no VmHWM reset here: the process's high-water mark so far
                 import resource
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        r = dict(time_s=t, times_s=times, peak_mib=peak, step_mib=peak - setup,
-                 peak_method='cuda_max_allocated' if cuda else ('VmHWM' if reset else 'ru_maxrss (not reset)'))
-        if mode == 'train': r['loss'] = losses[-1]; r['loss_finite'] = all(math.isfinite(v) for v in losses)
-        out['modes'][mode] = r
-        if hasattr(os, 'getloadavg'): r['loadavg_1min'] = os.getloadavg()[0]
+        out['modes'][mode].update(peak_mib=peak, step_mib=peak - base, base_mib=base,
+                                  peak_method='cuda_max_allocated' if cuda else ('VmHWM' if reset else 'ru_maxrss (not reset)')
+                                  + ('' if tight else ', allocator caching'))
     model.train()
     return out
+
+def release_freed_memory() -> bool:
+    """glibc only (Linux): serve every block >= 128 KiB with its own mmap and return freed memory to the system at
+    once from now on, and give back what is free now (malloc_trim), so that RSS tracks live memory. False elsewhere."""
+    import ctypes, ctypes.util
+    try: libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    except OSError: return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    if not hasattr(libc, 'mallopt'): return False
+    ok = libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024) and libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
+    libc.malloc_trim(0)
+    return bool(ok)
 
 def matmul_case(n: int = 2048, repeats: int = 5, device: str = 'cpu', dtype: str = 'float32') -> dict:
     from reformer_repro.bench import matmul_gflops
@@ -340,7 +366,6 @@ def run(a) -> tuple[dict, list[dict]]:
     cases = order_cases(cases)
     modes = ['infer', 'train'] if a.modes == 'both' else [a.modes]
     env = {'OMP_NUM_THREADS': str(a.threads), 'MKL_NUM_THREADS': str(a.threads)}
-    if a.device == 'cpu': env['MALLOC_MMAP_THRESHOLD_'] = '131072'
     sub = lambda fn, kw, timeout: run_in_subprocess(f'bench_peers:{fn}', kw, timeout=timeout, threads=a.threads,
                                                      mem_limit_mib=a.mem_limit_mib if a.device == 'cpu' else None,
                                                      pythonpath=[HERE, ROOT], env=env)
