@@ -247,9 +247,9 @@ def peer_case(impl: str, seq_len: int, n_hashes: int = 4, n_layers: int = 2, mod
         if mode == 'train': r['loss'] = losses[-1]; r['loss_finite'] = all(math.isfinite(v) for v in losses)
         if hasattr(os, 'getloadavg'): r['loadavg_1min'] = os.getloadavg()[0]
         out['modes'][mode] = r
-    tight = cuda or release_freed_memory()
     for mode in modes:
         model.train(mode == 'train')
+        tight = cuda or release_freed_memory()           # again before each mode: what the last one freed goes back
         if cuda:
             torch.cuda.synchronize(dev); torch.cuda.reset_peak_memory_stats(dev)
             base = torch.cuda.memory_allocated(dev) / 2**20
