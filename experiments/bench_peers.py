@@ -236,9 +236,7 @@ def peer_case(impl: str, seq_len: int, n_hashes: int = 4, n_layers: int = 2, mod
     out = dict(impl=impl, n_params=n_params, imported_rss_mib=imported, setup_mib=setup, config=cfg,
                threads=torch.get_num_threads(), torch=torch.__version__, modes={})
     step = {'infer': infer, 'train': train}
-    # Time first, with the allocator users get (glibc keeps freed blocks for reuse); then measure memory in a
-    # separate pass with glibc returning every freed large block at once, so that the high-water mark follows
-    # live tensors. Timing under that setting would charge every allocation its page faults (up to +60 %).
+    # time with the allocator users get, then measure memory in a separate pass (see the module docstring)
     for mode in modes:
         model.train(mode == 'train')
         t, times = time_fn(step[mode], warmup, repeats, return_times=True,
