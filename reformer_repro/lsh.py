@@ -70,6 +70,33 @@ class _Permute(torch.autograd.Function):
         inv, = ctx.saved_tensors
         return g.reshape(-1, g.shape[-1]).index_select(0, inv).view(g.shape), None, None
 
+class _UnsortCombine(torch.autograd.Function):
+    """Eq. 13's weighted sum over rounds fused with the unsorting: out[i] = sum_r w[r, i] * o_r[where i sits in round
+    r's sorted order]. o: (b, h, R, n, dv), each round in its sorted order; w: (b, h, R, n) in original order;
+    `unsort_idx` / `sort_idx` index the flat (b, h, R, n) rows (sorted row of each token / token of each sorted row),
+    `q_idx` the flat (b, h, n) rows of each sorted row. Works a round at a time, so the only (R, n, dv)-sized tensor
+    besides o is its gradient: unsorting o first and then weighting it would allocate three."""
+    @staticmethod
+    def forward(ctx, o, w, unsort_idx, sort_idx, q_idx):
+        b, h, R, n, dv = o.shape
+        rows, flat = unsort_idx.view(b, h, R, n), o.reshape(-1, dv)
+        out = o.new_zeros(b, h, n, dv)
+        for r in range(R):
+            o_r = flat.index_select(0, rows[:, :, r].flatten()).view(b, h, n, dv)
+            out.addcmul_(o_r, w[:, :, r].unsqueeze(-1).to(o.dtype))
+        ctx.save_for_backward(o, w, unsort_idx, sort_idx, q_idx)
+        return out
+    @staticmethod
+    def backward(ctx, g):
+        o, w, unsort_idx, sort_idx, q_idx = ctx.saved_tensors
+        b, h, R, n, dv = o.shape
+        g_sorted = g.reshape(-1, dv).index_select(0, q_idx).view(b, h, R, n, dv)  # g at every round's sorted rows
+        dw_sorted = w.new_empty(b, h, R, n)
+        for r in range(R): dw_sorted[:, :, r] = (o[:, :, r] * g_sorted[:, :, r]).sum(-1)
+        dw = dw_sorted.view(-1).index_select(0, unsort_idx).view(b, h, R, n)
+        w_sorted = w.reshape(-1).index_select(0, sort_idx).view(b, h, R, n, 1)
+        return g_sorted.mul_(w_sorted.to(g_sorted.dtype)), dw, None, None, None
+
 class _SortGather(torch.autograd.Function):
     """Rows of x (b, h, n, d) in each round's sorted order: `x.view(-1, d)[idx]` with `idx` one permutation per round.
     Backward gathers the gradient back with the inverse permutations `inv_idx` and sums the rounds: a parallel
@@ -162,13 +189,9 @@ def _own_bias(m: int, Wm: int, self_col: int, dtype, device) -> Tensor:
 _SLICE_BYTES = 8 * 2 ** 20     # target size of the float mask per fused call (see `_FlashWindowAttention`)
 
 def _slices(G: int, C: int, bytes_per_chunk: int):
-    "(rows, chunks) index pairs covering (G, C) in pieces of about `_SLICE_BYTES`: whole rows when they fit, else runs of chunks."
-    per_row = C * bytes_per_chunk
-    if per_row <= _SLICE_BYTES:
-        gs = max(1, _SLICE_BYTES // per_row)
-        return [(slice(g, min(g + gs, G)), slice(0, C)) for g in range(0, G, gs)]
-    cs = max(1, _SLICE_BYTES // bytes_per_chunk)
-    return [(slice(g, g + 1), slice(c, min(c + cs, C))) for g in range(G) for c in range(0, C, cs)]
+    "(row, chunks) index pairs covering (G, C): runs of chunks of one row, about `_SLICE_BYTES` of mask each."
+    cs = max(1, min(C, _SLICE_BYTES // bytes_per_chunk))
+    return [(g, slice(c, min(c + cs, C))) for g in range(G) for c in range(0, C, cs)]
 
 def _windows(x: Tensor, C: int, W: int) -> Tensor:
     "x (G, C+W-1, m, d) contiguous -> view (G, C, W*m, d) whose chunk c is rows [c*m, (c+W)*m): overlapping, nothing copied."
@@ -176,62 +199,80 @@ def _windows(x: Tensor, C: int, W: int) -> Tensor:
     return x.as_strided((G, C, W * m, d), (x.stride(0), m * d, d, 1), x.storage_offset())
 
 class _FlashWindowAttention(torch.autograd.Function):
-    """`_ChunkAttention` through PyTorch's fused CPU flash-attention kernels, on key/value windows that are never
-    materialised. q: (G, C, m, d), already scaled; k, v: (G, C+W-1, m, d), sorted and chunked with `n_before`
-    padding chunks in front and `n_after` behind, so that the window of chunk c (chunks c-before .. c+after) is one
-    contiguous run of W*m rows and a strided view serves it (the kernels read through strides); forbidden: bool
-    (G, C, m or 1, W*m). Returns (out (G, C, m, d), lse (G, C, m)).
+    """`_ChunkAttention` through PyTorch's fused CPU flash-attention kernels, with the sorting built in and key/value
+    windows that are never materialised. q_src, k_src, v_src: (N, d) row tables (scaled queries, unit keys, values
+    of every batch entry and head); q_rows: (G*C*m,) the row of each sorted, chunked query; kv_rows: (G*(C+W-1)*m,)
+    the row of each slot of the key/value chunks, sorted and chunked with `n_before` padding chunks in front and
+    `n_after` behind, so that the window of chunk c (chunks c-before .. c+after) is one contiguous run of W*m slots
+    and a strided view serves it (the kernels read through strides); forbidden: bool (G, C, m or 1, W*m).
+    Returns (out (G, C, m, d), lse (G, C, m)).
 
-    * The probabilities are never stored: the backward recomputes them from q, k and the additive mask, which is
-      rebuilt from the bool `forbidden` (a quarter of its float size) slice by slice.
-    * The work goes in slices of about `_SLICE_BYTES` of mask: each call's temporaries stay small, so the allocator
-      reuses them (glibc maps blocks of >= 32 MiB afresh at every allocation and pays a page fault per 4 KiB).
+    * The work goes in slices of about `_SLICE_BYTES` of mask, each a run of chunks of one row: the slice's queries
+      and key/value chunks are gathered from the row tables into small temporaries that the allocator reuses (glibc
+      maps blocks of >= 32 MiB afresh at every allocation and pays a page fault per 4 KiB), and nothing sorted is
+      kept: the backward gathers again. It keeps the row tables (1/n_hashes of the sorted copies), the bool
+      `forbidden` (a quarter of the float mask, rebuilt per slice), out and the log-sum-exp; the probabilities are
+      recomputed. Each slice's gradients go straight back to the row tables (`index_add_` through the same rows).
+    * A slice goes to the kernels as (chunks, 1 head, rows, d): one head makes every operand contiguous in their
+      (batch, seq, heads, dim) layout, so they make no copies (~5 % faster backward).
     * The self score is *added* (`self_mask_value`) instead of replacing q·k; as exp(-1e5) underflows to 0 the two
       agree unless a row has only itself: both give v_self, but the log-sum-exp is -1e5 + q·k here, not -1e5, which
       changes nothing in eq. 13 beside rounds with ordinary log-sum-exps.
     * The kernels' backward has no input for the log-sum-exp gradient that eq. 13 needs, but it uses `out` only in
       D = rowsum(do * out), and the log-sum-exp gradient changes D to D - dlse: so we pass out - dlse/|do|^2 * do."""
     @staticmethod
-    def forward(ctx, q, k, v, forbidden, self_col, n_before, n_after):
-        G, C, m, d = q.shape
+    def _slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W):
+        "The queries (chunks, 1, m, d) and key/value windows (chunks, 1, W*m, d) of slice (g, c), and the window rows."
+        n = c.stop - c.start
+        q = q_src.index_select(0, q_rows[g, c.start * m:c.stop * m]).view(n, 1, m, -1)
+        rows = kv_rows[g, c.start * m:(c.stop + W - 1) * m]
+        k, v = (_windows(t.index_select(0, rows).view(1, n + W - 1, m, -1), n, W).transpose(0, 1) for t in (k_src, v_src))
+        return q, k, v, rows
+
+    @staticmethod
+    def forward(ctx, q_src, k_src, v_src, q_rows, kv_rows, forbidden, self_col, n_before, n_after):
+        G, C = forbidden.shape[:2]
         W = n_before + n_after + 1
-        kw, vw = _windows(k, C, W), _windows(v, C, W)
-        own = _own_bias(m, W * m, self_col, q.dtype, q.device)
-        masked = own.new_tensor(mask_value(q.dtype))
-        o = q.new_empty(G, C, m, v.shape[-1])
-        lse = torch.empty(G, C, m, dtype=torch.promote_types(q.dtype, torch.float32), device=q.device)
-        for g, c in _slices(G, C, m * W * m * q.element_size()):
-            bias = torch.where(forbidden[g, c], masked, own)
-            o_s, lse_s = _cpu_flash(q[g, c], kw[g, c], vw[g, c], 0., False, attn_mask=bias, scale=1.0)
-            o[g, c] = o_s
-            lse[g, c] = lse_s
-        ctx.save_for_backward(q, k, v, forbidden, o, lse)
+        m = q_rows.numel() // (G * C)
+        q_rows, kv_rows = q_rows.view(G, C * m), kv_rows.view(G, (C + W - 1) * m)
+        own = _own_bias(m, W * m, self_col, q_src.dtype, q_src.device)
+        masked = own.new_tensor(mask_value(q_src.dtype))
+        o = q_src.new_empty(G, C, m, v_src.shape[-1])
+        lse = torch.empty(G, C, m, dtype=torch.promote_types(q_src.dtype, torch.float32), device=q_src.device)
+        for g, c in _slices(G, C, m * W * m * q_src.element_size()):
+            q, k, v, _ = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
+            bias = torch.where(forbidden[g, c, None], masked, own)
+            o_s, lse_s = _cpu_flash(q, k, v, 0., False, attn_mask=bias, scale=1.0)
+            o[g, c] = o_s.squeeze(1)
+            lse[g, c] = lse_s.squeeze(1)
+        ctx.save_for_backward(q_src, k_src, v_src, q_rows, kv_rows, forbidden, o, lse)
         ctx.self_col, ctx.W = self_col, W
         return o, lse
 
     @staticmethod
     def backward(ctx, do, dlse):
-        q, k, v, forbidden, o, lse = ctx.saved_tensors
-        G, C, m, d = q.shape
+        q_src, k_src, v_src, q_rows, kv_rows, forbidden, o, lse = ctx.saved_tensors
+        G, C, m, _ = o.shape
         W = ctx.W
-        kw, vw = _windows(k, C, W), _windows(v, C, W)
-        own = _own_bias(m, W * m, ctx.self_col, q.dtype, q.device)
-        masked = own.new_tensor(mask_value(q.dtype))
+        own = _own_bias(m, W * m, ctx.self_col, q_src.dtype, q_src.device)
+        masked = own.new_tensor(mask_value(q_src.dtype))
         do = do.to(o.dtype)
-        dq, dk, dv = torch.empty_like(q), torch.zeros_like(k), torch.zeros_like(v)
-        for g, c in _slices(G, C, m * W * m * q.element_size()):
-            bias = torch.where(forbidden[g, c], masked, own)
-            do_s, o_s = do[g, c], o[g, c]
+        dq, dk, dv = torch.zeros_like(q_src), torch.zeros_like(k_src), torch.zeros_like(v_src)
+        for g, c in _slices(G, C, m * W * m * q_src.element_size()):
+            q, k, v, rows = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
+            bias = torch.where(forbidden[g, c, None], masked, own)
+            do_s, o_s = do[g, c, None], o[g, c, None]
             if exists(dlse):                                                        # fold dlse into D (see docstring)
                 dd = (do_s * do_s).sum(-1, keepdim=True)
-                f = dlse[g, c].unsqueeze(-1).to(dd.dtype) / dd.clamp_min(torch.finfo(dd.dtype).tiny)
+                f = dlse[g, c, None].unsqueeze(-1).to(dd.dtype) / dd.clamp_min(torch.finfo(dd.dtype).tiny)
                 o_s = o_s - torch.where(dd > 0, f, 0.) * do_s
-            dq_s, dk_s, dv_s = _cpu_flash_bwd(do_s.contiguous(), q[g, c], kw[g, c], vw[g, c], o_s.contiguous(),
-                                              lse[g, c], 0., False, attn_mask=bias, scale=1.0)
-            dq[g, c] = dq_s
-            _fold_windows_(dk[g, c.start:c.stop + W - 1], dk_s, W)
-            _fold_windows_(dv[g, c.start:c.stop + W - 1], dv_s, W)
-        return dq, dk, dv, None, None, None, None
+            dq_s, dk_s, dv_s = _cpu_flash_bwd(do_s.contiguous(), q, k, v, o_s.contiguous(), lse[g, c, None], 0., False,
+                                              attn_mask=bias, scale=1.0)
+            dq.index_add_(0, q_rows[g, c.start * m:c.stop * m], dq_s.reshape(-1, dq.shape[-1]))
+            win_rows = rows.unfold(0, W * m, m).reshape(-1)                         # window slot -> row, (chunks*W*m,)
+            dk.index_add_(0, win_rows, dk_s.reshape(-1, dk.shape[-1]))
+            dv.index_add_(0, win_rows, dv_s.reshape(-1, dv.shape[-1]))
+        return dq, dk, dv, None, None, None, None, None, None
 
 def _fused_ok(q: Tensor, v: Tensor, dropout_p: float) -> bool:
     "The fused CPU kernels apply: CPU, no attention dropout, equal q/v head sizes, a dtype they take."
@@ -372,18 +413,21 @@ def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buc
         kv_rows = (torch.arange(b * h * R, device=dev) * (C + W - 1) * m + bef * m).view(b, h, R, 1)
         kv_unsort = (inv + kv_rows).flatten()
     G = b * h * R
-    sq = _SortGather.apply(qk * scale, q_idx, unsort_idx, R).view(G, C, m, d)      # queries, sorted, chunked
-    sk = _SortGather.apply(F.normalize(qk, dim=-1), kv_idx, kv_unsort, R).view(G, C + W - 1, m, d)   # unit keys
-    sv = _SortGather.apply(v, kv_idx, kv_unsort, R).view(G, C + W - 1, m, dv)
     forbidden = forbidden.reshape(G, C, -1, W * m)
-    if _fused_ok(qk, v, dropout_p): o, lse = _FlashWindowAttention.apply(sq, sk, sv, forbidden, bef * m, bef, aft)
-    else: o, lse = _ChunkAttention.apply(sq, _Windows.apply(sk, W), _Windows.apply(sv, W), forbidden, bef * m, dropout_p)
+    q_src, k_src = qk * scale, F.normalize(qk, dim=-1)                             # queries and unit keys
+    if _fused_ok(qk, v, dropout_p):                                                # sorts and gathers inside
+        o, lse = _FlashWindowAttention.apply(q_src.reshape(-1, d), k_src.reshape(-1, d), v.reshape(-1, dv),
+                                             q_idx, kv_idx, forbidden, bef * m, bef, aft)
+    else:
+        sq = _SortGather.apply(q_src, q_idx, unsort_idx, R).view(G, C, m, d)      # sorted, chunked
+        sk = _SortGather.apply(k_src, kv_idx, kv_unsort, R).view(G, C + W - 1, m, d)
+        sv = _SortGather.apply(v, kv_idx, kv_unsort, R).view(G, C + W - 1, m, dv)
+        o, lse = _ChunkAttention.apply(sq, _Windows.apply(sk, W), _Windows.apply(sv, W), forbidden, bef * m, dropout_p)
 
-    o = _Permute.apply(o.reshape(b, h, R, n_pad, dv), unsort_idx, sort_idx)       # back to original order
     if R > 1:                                                                      # eq. 13: weights exp(z_r - z)
         w = torch.softmax(lse.reshape(b, h, R, n_pad).gather(-1, inv), dim=2)
-        out = (o * w.unsqueeze(-1).to(o.dtype)).sum(2)
-    else: out = o[:, :, 0]
+        out = _UnsortCombine.apply(o.reshape(b, h, R, n_pad, dv), w, unsort_idx, sort_idx, q_idx)
+    else: out = _Permute.apply(o.reshape(b, h, 1, n_pad, dv), unsort_idx, sort_idx)[:, :, 0]   # back to original order
     out = out[:, :, :n]
     return (out, buckets[..., :n]) if return_buckets else out
 
