@@ -41,7 +41,7 @@ bench-env:          ## create .venv-bench: CPU torch 2.13, reformer-pytorch, tra
 	$(BENCH_BIN)/pip install "reformer-pytorch==1.4.4" "transformers==4.57.6" "einops>=0.8" "axial-positional-embedding>=0.3" numpy matplotlib psutil
 	$(BENCH_BIN)/pip install --no-deps -e .
 
-bench:              ## the peer benchmark, full grid (~50 min on 2 cores, in 25-min parts: BENCH_ARGS=--resume goes on): results/bench/peers_cpu.{json,md}, plots/peers_cpu.png
+bench:              ## the peer benchmark, full grid (25-50 min on 2 cores, in 25-min parts: BENCH_ARGS=--resume goes on): results/bench/peers_cpu.{json,md}, plots/peers_cpu.png
 	$(BENCH_BIN)/python experiments/bench_peers.py $(BENCH_ARGS)
 
 bench-quick:        ## the peer benchmark's tiny grid (< 2 min): results/bench/peers_cpu_quick.*
