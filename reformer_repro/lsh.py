@@ -257,7 +257,8 @@ class _FlashWindowAttention(torch.autograd.Function):
         own = _own_bias(m, W * m, ctx.self_col, q_src.dtype, q_src.device)
         masked = own.new_tensor(mask_value(q_src.dtype))
         do = do.to(o.dtype)
-        dq, dk, dv = torch.zeros_like(q_src), torch.zeros_like(k_src), torch.zeros_like(v_src)
+        acc = torch.promote_types(q_src.dtype, torch.float32)                    # sums over rounds and windows: >= fp32
+        dq, dk, dv = (torch.zeros_like(t, dtype=acc) for t in (q_src, k_src, v_src))
         for g, c in _slices(G, C, m * W * m * q_src.element_size()):
             q, k, v, rows = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
             bias = torch.where(forbidden[g, c, None], masked, own)
@@ -268,11 +269,11 @@ class _FlashWindowAttention(torch.autograd.Function):
                 o_s = o_s - torch.where(dd > 0, f, 0.) * do_s
             dq_s, dk_s, dv_s = _cpu_flash_bwd(do_s.contiguous(), q, k, v, o_s.contiguous(), lse[g, c, None], 0., False,
                                               attn_mask=bias, scale=1.0)
-            dq.index_add_(0, q_rows[g, c.start * m:c.stop * m], dq_s.reshape(-1, dq.shape[-1]))
+            dq.index_add_(0, q_rows[g, c.start * m:c.stop * m], dq_s.reshape(-1, dq.shape[-1]).to(acc))
             win_rows = rows.unfold(0, W * m, m).reshape(-1)                         # window slot -> row, (chunks*W*m,)
-            dk.index_add_(0, win_rows, dk_s.reshape(-1, dk.shape[-1]))
-            dv.index_add_(0, win_rows, dv_s.reshape(-1, dv.shape[-1]))
-        return dq, dk, dv, None, None, None, None, None, None
+            dk.index_add_(0, win_rows, dk_s.reshape(-1, dk.shape[-1]).to(acc))
+            dv.index_add_(0, win_rows, dv_s.reshape(-1, dv.shape[-1]).to(acc))
+        return dq.to(q_src.dtype), dk.to(k_src.dtype), dv.to(v_src.dtype), None, None, None, None, None, None
 
 def _fused_ok(q: Tensor, v: Tensor, dropout_p: float) -> bool:
     "The fused CPU kernels apply: CPU, no attention dropout, equal q/v head sizes, a dtype they take."
