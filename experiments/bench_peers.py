@@ -555,8 +555,9 @@ def _kernel_bound_s(r, rate, kern) -> float | None:
     if not kr or r['impl'] not in OURS: return None
     return _non_attention_s(r, rate) + r['flops']['attention'] / (kr * 1e9)
 
-def targets_md(meta: dict, results: list[dict], n_layers: int = 2) -> list[str]:
-    """The issue's targets, case by case, from these results: met or not, and the measured reason when not."""
+def targets_md(meta: dict, results: list[dict], n_layers: int = 2, main_R: int = 4) -> list[str]:
+    """The issue's targets, case by case, from these results: met or not, and the measured reason when not
+    (`main_R`: the n_hashes of the FLOP-bound table, as in the main tables)."""
     rate, kern = meta.get('matmul_gflops'), meta.get('attention_kernel') or {}
     impls = _impls_in(results)
     peers = [p for p in PEERS if p in impls]
@@ -611,7 +612,6 @@ def targets_md(meta: dict, results: list[dict], n_layers: int = 2) -> list[str]:
                     f"({kern['tiles'][0]} × {kern['tiles'][1]}×{kern['tiles'][2]}, d {kern['tiles'][3]}; "
                     "`attention_kernel_case`). *Kernel bound* = the same FLOPs with attention at the kernel's rate: "
                     "what these kernels allow.")
-    rmain = 4 if 4 in Rs else (Rs[0] if Rs else None)
     out += ['', '| L | mode | ' + ' | '.join(i for i in (*OURS, 'SDPA-full') if i in impls) + ' |',
             '|---:|---' + '|---:' * len([i for i in (*OURS, 'SDPA-full') if i in impls]) + '|']
     for L in sorted({r['seq_len'] for r in results if r['seq_len'] >= 4096 and r['n_layers'] == n_layers}):
@@ -619,16 +619,16 @@ def targets_md(meta: dict, results: list[dict], n_layers: int = 2) -> list[str]:
             cells = []
             for i in (*OURS, 'SDPA-full'):
                 if i not in impls: continue
-                r = _cell(results, i, L, rmain, n_layers, mode)
+                r = _cell(results, i, L, main_R, n_layers, mode)
                 if r is None or not _ok(r) or 'time_over_bound' not in r: cells.append(''); continue
                 c = f"×{r['time_over_bound']:.2f} ({'met' if r['time_over_bound'] <= TARGET_BOUND else 'not met'})"
                 kb = _kernel_bound_s(r, rate, kern)
                 if kb: c += f", kernel bound ×{r['time_s'] / kb:.2f}"
                 cells.append(c)
             out.append(f"| {_kL(L)} | {mode} | " + ' | '.join(cells) + ' |')
+    if 'SDPA-full' not in impls: return out + ['']
     out += ['', "**Where LSH overtakes full attention (SDPA).** The shortest measured L from which ours-LSHLM is faster "
             "than SDPA-full at every longer measured L:", '']
-    sd = 'SDPA-full' in impls
     for mode in modes:
         parts = []
         for R in (1, 2, 4, 8):
@@ -637,7 +637,7 @@ def targets_md(meta: dict, results: list[dict], n_layers: int = 2) -> list[str]:
             pairs = [(L, _cell(results, 'ours-LSHLM', L, R, n_layers, mode), _cell(results, 'SDPA-full', L, R, n_layers, mode))
                      for L in Lr]
             pairs = [(L, o, f) for L, o, f in pairs if f is not None and _ok(f)]
-            if not sd or not pairs: continue
+            if not pairs: continue
             cross = None
             for L, o, f in reversed(pairs):
                 if o['time_s'] < f['time_s']: cross = L
@@ -673,9 +673,9 @@ def report_md(meta: dict, results: list[dict]) -> str:
     if meta.get('unavailable'):
         lines += [f"Not measured (package missing): {', '.join(meta['unavailable'])}.", '']
     main_n = 2 if any(r['n_layers'] == 2 for r in results) else min(r['n_layers'] for r in results)
-    lines += targets_md(meta, results, main_n)
     Rs = sorted({r['n_hashes'] for r in results if r['n_hashes']})
     main_R = 4 if 4 in Rs else (Rs[0] if Rs else None)
+    lines += targets_md(meta, results, main_n, main_R)
     Ls = sorted({r['seq_len'] for r in results if r['n_layers'] == main_n and (r['n_hashes'] in (main_R, None))})
     modes = [m for m in ('train', 'infer') if any(r['mode'] == m for r in results)]
     for mode in modes:

@@ -222,12 +222,13 @@ class _FlashWindowAttention(torch.autograd.Function):
       D = rowsum(do * out), and the log-sum-exp gradient changes D to D - dlse: so we pass out - dlse/|do|^2 * do."""
     @staticmethod
     def _slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W):
-        "The queries (chunks, 1, m, d) and key/value windows (chunks, 1, W*m, d) of slice (g, c), and the window rows."
+        """The queries (chunks, 1, m, d) and key/value windows (chunks, 1, W*m, d) of slice (g, c), and their rows in
+        the tables: (chunks*m,) for the queries, (chunks*W*m,) for the window slots."""
         n = c.stop - c.start
-        q = q_src.index_select(0, q_rows[g, c.start * m:c.stop * m]).view(n, 1, m, -1)
-        rows = kv_rows[g, c.start * m:(c.stop + W - 1) * m]
-        k, v = (_windows(t.index_select(0, rows).view(1, n + W - 1, m, -1), n, W).transpose(0, 1) for t in (k_src, v_src))
-        return q, k, v, rows
+        q_r, kv_r = q_rows[g, c.start * m:c.stop * m], kv_rows[g, c.start * m:(c.stop + W - 1) * m]
+        q = q_src.index_select(0, q_r).view(n, 1, m, -1)
+        k, v = (_windows(t.index_select(0, kv_r).view(1, n + W - 1, m, -1), n, W).transpose(0, 1) for t in (k_src, v_src))
+        return q, k, v, q_r, kv_r.unfold(0, W * m, m).reshape(-1)
 
     @staticmethod
     def forward(ctx, q_src, k_src, v_src, q_rows, kv_rows, forbidden, self_col, n_before, n_after):
@@ -240,27 +241,25 @@ class _FlashWindowAttention(torch.autograd.Function):
         o = q_src.new_empty(G, C, m, v_src.shape[-1])
         lse = torch.empty(G, C, m, dtype=torch.promote_types(q_src.dtype, torch.float32), device=q_src.device)
         for g, c in _slices(G, C, m * W * m * q_src.element_size()):
-            q, k, v, _ = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
+            q, k, v, *_ = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
             bias = torch.where(forbidden[g, c, None], masked, own)
             o_s, lse_s = _cpu_flash(q, k, v, 0., False, attn_mask=bias, scale=1.0)
             o[g, c] = o_s.squeeze(1)
             lse[g, c] = lse_s.squeeze(1)
         ctx.save_for_backward(q_src, k_src, v_src, q_rows, kv_rows, forbidden, o, lse)
-        ctx.self_col, ctx.W = self_col, W
+        ctx.W, ctx.own, ctx.masked = W, own, masked
         return o, lse
 
     @staticmethod
     def backward(ctx, do, dlse):
         q_src, k_src, v_src, q_rows, kv_rows, forbidden, o, lse = ctx.saved_tensors
         G, C, m, _ = o.shape
-        W = ctx.W
-        own = _own_bias(m, W * m, ctx.self_col, q_src.dtype, q_src.device)
-        masked = own.new_tensor(mask_value(q_src.dtype))
+        W, own, masked = ctx.W, ctx.own, ctx.masked
         do = do.to(o.dtype)
         acc = torch.promote_types(q_src.dtype, torch.float32)                    # sums over rounds and windows: >= fp32
         dq, dk, dv = (torch.zeros_like(t, dtype=acc) for t in (q_src, k_src, v_src))
         for g, c in _slices(G, C, m * W * m * q_src.element_size()):
-            q, k, v, rows = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
+            q, k, v, q_r, win_r = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
             bias = torch.where(forbidden[g, c, None], masked, own)
             do_s, o_s = do[g, c, None], o[g, c, None]
             if exists(dlse):                                                        # fold dlse into D (see docstring)
@@ -269,10 +268,9 @@ class _FlashWindowAttention(torch.autograd.Function):
                 o_s = o_s - torch.where(dd > 0, f, 0.) * do_s
             dq_s, dk_s, dv_s = _cpu_flash_bwd(do_s.contiguous(), q, k, v, o_s.contiguous(), lse[g, c, None], 0., False,
                                               attn_mask=bias, scale=1.0)
-            dq.index_add_(0, q_rows[g, c.start * m:c.stop * m], dq_s.reshape(-1, dq.shape[-1]).to(acc))
-            win_rows = rows.unfold(0, W * m, m).reshape(-1)                         # window slot -> row, (chunks*W*m,)
-            dk.index_add_(0, win_rows, dk_s.reshape(-1, dk.shape[-1]).to(acc))
-            dv.index_add_(0, win_rows, dv_s.reshape(-1, dv.shape[-1]).to(acc))
+            dq.index_add_(0, q_r, dq_s.reshape(-1, dq.shape[-1]).to(acc))
+            dk.index_add_(0, win_r, dk_s.reshape(-1, dk.shape[-1]).to(acc))
+            dv.index_add_(0, win_r, dv_s.reshape(-1, dv.shape[-1]).to(acc))
         return dq.to(q_src.dtype), dk.to(k_src.dtype), dv.to(v_src.dtype), None, None, None, None, None, None
 
 def _fused_ok(q: Tensor, v: Tensor, dropout_p: float) -> bool:
@@ -411,8 +409,6 @@ def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buc
         rows = (torch.arange(b * h * R, device=dev) * n_pad).view(b, h, R, 1)
         unsort_idx, sort_idx = (inv + rows).flatten(), (perm + rows).flatten()
         kv_idx = (perm + row0).view(b, h, R, C, m)[:, :, :, pad_chunks].flatten()   # rows, in padded chunks
-        kv_rows = (torch.arange(b * h * R, device=dev) * (C + W - 1) * m + bef * m).view(b, h, R, 1)
-        kv_unsort = (inv + kv_rows).flatten()
     G = b * h * R
     forbidden = forbidden.reshape(G, C, -1, W * m)
     q_src, k_src = qk * scale, F.normalize(qk, dim=-1)                             # queries and unit keys
@@ -420,6 +416,8 @@ def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buc
         o, lse = _FlashWindowAttention.apply(q_src.reshape(-1, d), k_src.reshape(-1, d), v.reshape(-1, dv),
                                              q_idx, kv_idx, forbidden, bef * m, bef, aft)
     else:
+        kv_rows = (torch.arange(G, device=dev) * (C + W - 1) * m + bef * m).view(b, h, R, 1)
+        kv_unsort = (inv + kv_rows).flatten()                                       # padded slot of each token
         sq = _SortGather.apply(q_src, q_idx, unsort_idx, R).view(G, C, m, d)      # sorted, chunked
         sk = _SortGather.apply(k_src, kv_idx, kv_unsort, R).view(G, C + W - 1, m, d)
         sv = _SortGather.apply(v, kv_idx, kv_unsort, R).view(G, C + W - 1, m, dv)
