@@ -21,8 +21,14 @@ __all__ = ['MIN_SEEDS', 'CLAIMS', 'HELD', 'NOT_HELD', 'INCONCLUSIVE', 'FEW_SEEDS
 # %% ../../nbs/42_exp_stats.ipynb #2e7b7dde
 MIN_SEEDS = 3  # fewer paired seeds than this: a verdict is never more than 'inconclusive (n<3)'
 
+def _by_seed(values: Mapping, name: str) -> dict[int, float]:
+    "`values` keyed by int seed (a JSON round trip turns int keys into strings)."
+    try: return {int(s): v for s, v in values.items()}
+    except (TypeError, ValueError): raise ValueError(f"{name} must map integer seeds to values, got keys {list(values)}") from None
+
 def paired_deltas(ref: Mapping[int, float], arm: Mapping[int, float]) -> np.ndarray:
     "Per-seed differences `arm[s] - ref[s]` in sorted seed order; both arms must hold exactly the same seeds."
+    ref, arm = _by_seed(ref, 'ref'), _by_seed(arm, 'arm')
     if set(ref) != set(arm):
         only_ref, only_arm = sorted(set(ref) - set(arm)), sorted(set(arm) - set(ref))
         raise ValueError(f"arms are not paired by seed: seeds {only_ref} only in the reference, {only_arm} only in "
