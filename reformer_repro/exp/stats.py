@@ -83,6 +83,7 @@ FEW_SEEDS, UNDER_TRAINED, SMOKE = 'inconclusive (n<3)', 'inconclusive (under-tra
 def step_verdict(claim: str, ci: MeanCI, margin: float | None = None) -> str:
     "Rule of `claim` ('better', 'no_worse', 'equivalent') for one step whose Δ (>0: worse) has interval `ci`."
     lo, hi, m = ci.lo, ci.hi, margin
+    if claim in ('no_worse', 'equivalent') and not (m and m > 0): raise ValueError(f"{claim!r} needs a margin > 0, got {m}")
     if claim == 'better': return HELD if hi < 0 else NOT_HELD if lo > -(m or 0.) else INCONCLUSIVE
     if claim == 'no_worse': return HELD if hi < m else NOT_HELD if lo > m else INCONCLUSIVE
     if claim == 'equivalent': return HELD if -m < lo and hi < m else NOT_HELD if lo > m or hi < -m else INCONCLUSIVE
