@@ -16,8 +16,9 @@ from fastprogress.fastprogress import progress_bar
 from ..core import find_shared_data
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'OFFLINE_VARS', 'DataMissing', 'pbar', 'EpochDL', 'DataNotAvailableError', 'cache_dir', 'can_reach',
-           'offline_reason', 'file_in', 'shared_data_file', 'file_stamp', 'data_fingerprint']
+__all__ = ['IGNORE_INDEX', 'OFFLINE_VARS', 'DataMissing', 'ALLOW_UNVERIFIED_VAR', 'pbar', 'EpochDL', 'DataNotAvailableError',
+           'cache_dir', 'can_reach', 'offline_reason', 'file_in', 'shared_data_file', 'file_stamp',
+           'DataIntegrityError', 'allow_unverified_data', 'sha256_file', 'check_sha256', 'data_fingerprint']
 
 # %% ../../nbs/10_data_core.ipynb #bafe06a3
 IGNORE_INDEX = -100  # target of a position that is not scored (CrossEntropyLoss's default ignore_index)
@@ -101,6 +102,30 @@ def file_stamp(p) -> tuple[str, int, int]:
     p = Path(p).resolve(); st = p.stat()
     return str(p), st.st_size, st.st_mtime_ns
 
+# %% ../../nbs/10_data_core.ipynb #023e57a2
+ALLOW_UNVERIFIED_VAR = 'REFORMER_ALLOW_UNVERIFIED_DATA'
+
+class DataIntegrityError(ValueError):
+    "A data file is here but not what it should be (truncated, corrupt, wrong checksum, misaligned); the message says which and why."
+
+def allow_unverified_data(flag: bool | None = None) -> bool:
+    "`flag` when given, else whether `$REFORMER_ALLOW_UNVERIFIED_DATA` is set (1, true, yes, on)."
+    return _is_set(ALLOW_UNVERIFIED_VAR) if flag is None else bool(flag)
+
+def sha256_file(p) -> str:
+    "SHA-256 (hex) of the file `p`, read in 16 MiB pieces."
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        while b := f.read(1 << 24): h.update(b)
+    return h.hexdigest()
+
+def check_sha256(p, expected: str) -> None:
+    "Raise `DataIntegrityError` naming `p` when its SHA-256 is not `expected`."
+    got = sha256_file(p)
+    if got != expected:
+        raise DataIntegrityError(f"{p} ({Path(p).stat().st_size:,} bytes) has SHA-256 {got}, expected {expected}: "
+                                 f"the file is damaged or not the one expected; restore it from its source")
+
 # %% ../../nbs/10_data_core.ipynb #089de87a
 def _update_pairs(h, pairs):
     for pair in pairs:
@@ -117,9 +142,7 @@ def data_fingerprint(x, n: int = 16) -> str:
         if t.dtype != torch.uint8 or t.ndim != 1: h.update(f"{t.dtype} {tuple(t.shape)}\n".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
     elif isinstance(x, (bytes, bytearray, memoryview)): h.update(x)
-    elif isinstance(x, Path):
-        with open(x, 'rb') as f:
-            while b := f.read(1 << 24): h.update(b)
+    elif isinstance(x, Path): return sha256_file(x)[:n]
     elif isinstance(x, dict):
         for k in sorted(x):
             h.update(b'\0split\0' + str(k).encode() + b'\0'); _update_pairs(h, x[k])
