@@ -8,7 +8,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/data_enwik8.html.md"""
 
 # %% ../../nbs/12_data_enwik8.ipynb #af153961
 from __future__ import annotations
-import os, math, hashlib, zipfile, zlib, warnings, functools
+import os, math, hashlib, zipfile, zlib, tempfile, warnings, functools
 from pathlib import Path
 import numpy as np
 import torch
@@ -118,9 +118,18 @@ def check_enwik8(data: Tensor, what, allow_unverified: bool | None = None,
 # %% ../../nbs/12_data_enwik8.ipynb #08e89202
 def _sha256(data: Tensor) -> str: return hashlib.sha256(data.numpy().tobytes()).hexdigest()
 
+def _temp_beside(dest: Path) -> Path:
+    "A new file with a unique name in `dest`'s folder: concurrent writers never share it, `os.replace` onto `dest` is atomic."
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f'.{dest.name}.', suffix='.part', dir=dest.parent); os.close(fd)
+    return Path(name)
+
 def _save_bytes(data: Tensor, file: Path) -> Path:
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + '.part'); data.numpy().tofile(tmp); tmp.replace(file)
+    tmp = _temp_beside(file)
+    try:
+        with open(tmp, 'wb') as f: f.write(memoryview(data.numpy())); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, file)
+    finally: tmp.unlink(missing_ok=True)
     return file
 
 def _enwik8_from_hub() -> Tensor:
@@ -140,19 +149,26 @@ def _enwik8_from_hub() -> Tensor:
                          f"(sha256 {ENWIK8_SHA256[:12]}...)")
     return data
 
-def _enwik8_from_url(progress: bool) -> Path:
+def _enwik8_from_url(progress: bool, cache: bool) -> Tensor:
+    "Download the original zip, check it, and only then keep it in `cache_dir()` (when `cache`)."
     import urllib.request
-    dest = cache_dir()/'enwik8.zip'; dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp, chunk = dest.with_name(dest.name + '.part'), 1 << 20
-    with urllib.request.urlopen(ENWIK8_URL, timeout=30) as r, open(tmp, 'wb') as f:
-        total = int(r.headers.get('Content-Length') or 0)
-        for _ in pbar(range(max(1, math.ceil(total / chunk))), display=progress, leave=False):
-            buf = r.read(chunk)
-            if not buf: break
-            f.write(buf)
-        while buf := r.read(chunk): f.write(buf)   # when Content-Length was missing
-    tmp.replace(dest)
-    return dest
+    dest = cache_dir()/'enwik8.zip'
+    tmp, chunk = _temp_beside(dest), 1 << 20
+    try:
+        with urllib.request.urlopen(ENWIK8_URL, timeout=30) as r, open(tmp, 'wb') as f:
+            total = int(r.headers.get('Content-Length') or 0)
+            for _ in pbar(range(max(1, math.ceil(total / chunk))), display=progress, leave=False):
+                buf = r.read(chunk)
+                if not buf: break
+                f.write(buf)
+            while buf := r.read(chunk): f.write(buf)   # when Content-Length was missing
+            f.flush(); os.fsync(f.fileno())
+        data = read_enwik8(tmp, progress)
+        if _sha256(data) != ENWIK8_SHA256:
+            raise DataIntegrityError(f"the download of {ENWIK8_URL} ({len(data):,} bytes) does not match enwik8's SHA-256 {ENWIK8_SHA256}")
+        if cache: os.replace(tmp, dest)
+        return data
+    finally: tmp.unlink(missing_ok=True)
 
 # %% ../../nbs/12_data_enwik8.ipynb #aab5ebcb
 def load_enwik8(path=None,
@@ -184,12 +200,7 @@ def load_enwik8(path=None,
         reason = offline_reason(ENWIK8_URL, timeout=timeout)
         if reason: tried.append(f"{ENWIK8_URL} not usable: {reason}")
         else:
-            try:
-                f = _enwik8_from_url(progress)
-                data = read_enwik8(f, progress)
-                if _sha256(data) != ENWIK8_SHA256: raise ValueError(f"downloaded {f} does not match sha256 {ENWIK8_SHA256}")
-                if not cache: f.unlink()
-                return data
+            try: return _enwik8_from_url(progress, cache)
             except Exception as e: tried.append(f"download failed: {e}")
     raise DataNotAvailableError(f"enwik8 is not available: {'; '.join(tried)}. To fix: {ENWIK8_HOWTO}")
 
