@@ -8,7 +8,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/data_core.html.md"""
 
 # %% ../../nbs/10_data_core.ipynb #b25823d0
 from __future__ import annotations
-import os, random, hashlib, threading
+import os, time, random, hashlib, threading
 from pathlib import Path
 from urllib.parse import urlparse
 from fastai.data.core import DataLoader
@@ -65,24 +65,30 @@ def cache_dir() -> Path:
 
 def _is_set(var: str) -> bool: return os.environ.get(var, '').strip().lower() in ('1', 'true', 'yes', 'on')
 
+def _probe(url: str, timeout: float) -> str | None:
+    "None when an HTTP(S) HEAD request to `url` gets any HTTP answer within `timeout` seconds, else what happened instead."
+    import urllib.request, urllib.error
+    out, t0 = [], time.monotonic()
+    def probe():
+        try: urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout).close(); out.append(None)
+        except urllib.error.HTTPError: out.append(None)   # the server answered (even 4xx/5xx): the network works
+        except Exception as e:                           # DNS, refused, timeout, TLS failure...
+            r = getattr(e, 'reason', e)
+            out.append(f"{type(r).__name__}: {r} after {time.monotonic() - t0:.2f} s")
+    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout + 0.5)  # DNS ignores socket timeouts; join does not
+    return out[0] if out else f"no answer within {timeout:g} s"
+
 def can_reach(url: str, timeout: float = 2.0) -> bool:
     "True when an HTTP(S) HEAD request to `url` gets any HTTP answer within `timeout` seconds (proxies from the environment apply)."
-    import urllib.request, urllib.error
-    ok = []
-    def probe():
-        try: urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout).close(); ok.append(True)
-        except urllib.error.HTTPError: ok.append(True)    # the server answered (even 4xx/5xx): the network works
-        except Exception: ok.append(False)               # DNS, refused, timeout, TLS failure...
-    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout + 0.5)  # DNS ignores socket timeouts; join does not
-    return bool(ok) and ok[0]
+    return _probe(url, timeout) is None
 
 def offline_reason(url: str | None = None, timeout: float = 2.0) -> str | None:
     "Why `url` (default: the Hugging Face hub, `$HF_ENDPOINT`) cannot be used now, or None when it can."
     for v in OFFLINE_VARS:
         if _is_set(v): return f"{v}={os.environ[v]} is set"
     url = url or os.environ.get('HF_ENDPOINT') or 'https://huggingface.co'
-    if not can_reach(url, timeout): return f"{urlparse(url).hostname} did not answer within {timeout:g} s (no network?)"
-    return None
+    why = _probe(url, timeout)
+    return None if why is None else f"{urlparse(url).hostname} did not answer ({why}; no network?)"
 
 # %% ../../nbs/10_data_core.ipynb #1c51d649
 def file_in(p, names) -> Path | None:
