@@ -11,6 +11,7 @@ from __future__ import annotations
 import os, time, random, hashlib, threading
 from pathlib import Path
 from urllib.parse import urlparse
+import torch
 from fastai.data.core import DataLoader
 from fastprogress.fastprogress import progress_bar
 from ..core import find_shared_data
@@ -135,23 +136,24 @@ def check_sha256(p, expected: str) -> None:
 # %% ../../nbs/10_data_core.ipynb #089de87a
 def _update_pairs(h, pairs):
     for pair in pairs:
-        if isinstance(pair, (str, bytes)) or len(pair) != 2: raise TypeError(f"expected (en, de) pairs, got {pair!r:.80}")
+        if isinstance(pair, (str, bytes)) or len(pair) != 2:
+            raise TypeError(f"expected (en, de) pairs, got {pair!r:.80}")
         for s in pair:
             b = s.encode('utf-8'); h.update(len(b).to_bytes(8, 'little')); h.update(b)
 
 def data_fingerprint(x, n: int = 16) -> str:
     "First `n` hex digits of the SHA-256 of `x`: a tensor, bytes or a file (`Path`), a list of (en, de) pairs, or split -> pairs."
-    import torch
     h = hashlib.sha256()
     if isinstance(x, torch.Tensor):
         t = x.detach().cpu().contiguous()
         if t.dtype != torch.uint8 or t.ndim != 1: h.update(f"{t.dtype} {tuple(t.shape)}\n".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+        h.update(t.reshape(-1).view(torch.uint8).numpy())   # the bytes as they lie in memory, not copied
     elif isinstance(x, (bytes, bytearray, memoryview)): h.update(x)
     elif isinstance(x, Path): return sha256_file(x)[:n]
     elif isinstance(x, dict):
         for k in sorted(x):
             h.update(b'\0split\0' + str(k).encode() + b'\0'); _update_pairs(h, x[k])
     elif isinstance(x, (list, tuple)): _update_pairs(h, x)
-    else: raise TypeError(f"data_fingerprint: cannot fingerprint a {type(x).__name__}; pass a tensor, bytes, a Path or (en, de) pairs")
+    else: raise TypeError(f"data_fingerprint: cannot fingerprint a {type(x).__name__}; "
+                          f"pass a tensor, bytes, a Path or (en, de) pairs")
     return h.hexdigest()[:n]

@@ -44,7 +44,8 @@ def find_enwik8(path=None) -> Path | None:
     for what, p in (('path', path), ('ENWIK8_PATH', os.environ.get('ENWIK8_PATH'))):
         if p:
             f = file_in(p, ('enwik8', 'enwik8.zip'))
-            if f is None: raise FileNotFoundError(f"{what}={str(p)!r} is neither a file nor a folder holding `enwik8` or `enwik8.zip`; {ENWIK8_HOWTO}")
+            if f is None: raise DataNotAvailableError(f"{what}={str(p)!r} is neither a file nor a folder holding `enwik8` "
+                                                      f"or `enwik8.zip`; {ENWIK8_HOWTO}")
             return f
     return next((p for p in enwik8_locations() if p.is_file()), None)
 
@@ -310,8 +311,7 @@ ENWIK8_PREFIX_1M = ('enwik8_prefix_1M', 'enwik8_first_1000000_bytes')  # in the 
 def enwik8_file(source: str | Path | None = 'enwik8', prefix_bytes: int | None = None) -> Path | None:
     "The local file `enwik8_bytes(source, prefix_bytes)` reads, or None when only a download can help."
     path = None if source in (None, 'enwik8') else source
-    try: f = find_enwik8(path)
-    except FileNotFoundError as e: raise DataNotAvailableError(str(e)) from None
+    f = find_enwik8(path)
     if f is None and prefix_bytes is not None:
         p = shared_data_file(*ENWIK8_PREFIX_1M)
         if p is not None and p.stat().st_size >= prefix_bytes: f = p

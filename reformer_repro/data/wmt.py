@@ -117,7 +117,7 @@ def read_parallel_dir(d, moses: str = 'unescape') -> ParallelCorpus:
             if moses == 'unescape': en, de = [moses_unescape(s) for s in en], [moses_unescape(s) for s in de]
             elif moses == 'detokenize': en, de = [moses_detokenize(s, 'en') for s in en], [moses_detokenize(s, 'de') for s in de]
         corpus[split] = list(zip(en, de))
-    if not corpus: raise FileNotFoundError(f"no parallel en/de files in {d}; {WMT14_HOWTO}")
+    if not corpus: raise DataNotAvailableError(f"no parallel en/de files in {d}; {WMT14_HOWTO}")
     return corpus
 
 def wmt14_locations() -> list[Path]:
@@ -153,7 +153,8 @@ def load_wmt14(path=None,
     if source in ('auto', 'local'):
         for what, p in (('path', path), ('WMT14_PATH', os.environ.get('WMT14_PATH'))):
             if p:
-                if not _has_parallel(Path(p).expanduser()): raise FileNotFoundError(f"{what}={str(p)!r} is not a folder of parallel en/de files; {WMT14_HOWTO}")
+                if not _has_parallel(Path(p).expanduser()):
+                    raise DataNotAvailableError(f"{what}={str(p)!r} is not a folder of parallel en/de files; {WMT14_HOWTO}")
                 return read_parallel_dir(Path(p).expanduser(), moses)
         d = next((d for d in wmt14_locations() if _has_parallel(d)), None)
         if d is not None: return read_parallel_dir(d, moses)
