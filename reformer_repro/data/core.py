@@ -113,7 +113,7 @@ def file_stamp(p) -> tuple[str, int, int]:
 ALLOW_UNVERIFIED_VAR = 'REFORMER_ALLOW_UNVERIFIED_DATA'
 
 class DataIntegrityError(ValueError):
-    "A data file is here but not what it should be (truncated, corrupt, wrong checksum, misaligned); the message says which and why."
+    "A data file is here but not what it should be (truncated, corrupt, wrong checksum, misaligned); the message says which."
 
 def allow_unverified_data(flag: bool | None = None) -> bool:
     "`flag` when given, else whether `$REFORMER_ALLOW_UNVERIFIED_DATA` is set (1, true, yes, on)."

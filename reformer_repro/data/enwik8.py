@@ -60,7 +60,8 @@ ENWIK8_PREFIX_SHA256 = {   # published SHA-256 of enwik8's first n bytes
 def _read_zip_member(file: Path, progress: bool) -> bytearray:
     with zipfile.ZipFile(file) as z:
         names = [n for n in z.namelist() if not n.endswith('/')]
-        if names != ['enwik8']: raise DataIntegrityError(f"{file} holds {names}; an enwik8 zip holds exactly one member, `enwik8`")
+        if names != ['enwik8']:
+            raise DataIntegrityError(f"{file} holds {names}; an enwik8 zip holds exactly one member, `enwik8`")
         size = z.getinfo('enwik8').file_size
         if size == 0: raise DataIntegrityError(f"{file}: its member `enwik8` is empty")
         buf, chunk, n = bytearray(size), 1 << 24, 0
@@ -68,7 +69,9 @@ def _read_zip_member(file: Path, progress: bool) -> bytearray:
             for i in pbar(range(0, size, chunk), display=progress and size > chunk, leave=False):
                 n += f.readinto(memoryview(buf)[i:i + chunk])
             extra = f.read(1)   # reading to the end checks the CRC-32
-    if n != size or extra: raise DataIntegrityError(f"{file}: member `enwik8` holds {'more than ' if extra else ''}{n:,} bytes, its header says {size:,}")
+    if n != size or extra:
+        raise DataIntegrityError(f"{file}: member `enwik8` holds {'more than ' if extra else ''}{n:,} bytes, "
+                                 f"its header says {size:,}")
     return buf
 
 def read_enwik8(file, progress: bool = True) -> Tensor:
@@ -77,7 +80,8 @@ def read_enwik8(file, progress: bool = True) -> Tensor:
     with open(file, 'rb') as f: magic = f.read(4)
     if not magic: raise DataIntegrityError(f"{file} is empty; {ENWIK8_HOWTO}")
     if not magic.startswith(b'PK'):
-        if file.suffix.lower() == '.zip': raise DataIntegrityError(f"{file} is named .zip but is no zip archive (it starts {magic!r})")
+        if file.suffix.lower() == '.zip':
+            raise DataIntegrityError(f"{file} is named .zip but is no zip archive (it starts {magic!r})")
         return torch.from_numpy(np.fromfile(file, dtype=np.uint8))
     try: buf = _read_zip_member(file, progress)
     except (zipfile.BadZipFile, EOFError, zlib.error) as e:
@@ -166,7 +170,8 @@ def _enwik8_from_url(progress: bool, cache: bool) -> Tensor:
             f.flush(); os.fsync(f.fileno())
         data = read_enwik8(tmp, progress)
         if _sha256(data) != ENWIK8_SHA256:
-            raise DataIntegrityError(f"the download of {ENWIK8_URL} ({len(data):,} bytes) does not match enwik8's SHA-256 {ENWIK8_SHA256}")
+            raise DataIntegrityError(f"the download of {ENWIK8_URL} ({len(data):,} bytes) does not match "
+                                     f"enwik8's SHA-256 {ENWIK8_SHA256}")
         if cache: os.replace(tmp, dest)
         return data
     finally: tmp.unlink(missing_ok=True)

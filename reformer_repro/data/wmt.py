@@ -81,7 +81,8 @@ def moses_detokenize(text: str, lang: str = 'en') -> str:
 def _read_lines(f: Path) -> list[str]:
     try: text = f.read_text(encoding='utf-8')
     except UnicodeDecodeError as e:
-        raise DataIntegrityError(f"{f} is not UTF-8 text (byte {e.start:,}: {e.reason}); a damaged file or another encoding") from None
+        raise DataIntegrityError(f"{f} is not UTF-8 text (byte {e.start:,}: {e.reason}); "
+                                 f"a damaged file or another encoding") from None
     lines = text.split('\n')   # not splitlines(): it also splits on U+2028, U+0085...
     if lines and lines[-1] == '': lines.pop()
     return [l.rstrip('\r').strip() for l in lines]
@@ -120,6 +121,7 @@ def read_parallel_dir(d, moses: str = 'unescape') -> ParallelCorpus:
     if not corpus: raise DataNotAvailableError(f"no parallel en/de files in {d}; {WMT14_HOWTO}")
     return corpus
 
+# %% ../../nbs/13_data_wmt.ipynb #c95a4303
 def wmt14_locations() -> list[Path]:
     "Standard folders searched for WMT14 files after `path` and `$WMT14_PATH`."
     return [cache_dir()/'wmt14', Path.cwd()/'data'/'wmt14']
@@ -192,7 +194,8 @@ def wmt_location(source: str | Path | None = None) -> tuple[str, Path | None]:
     for what, p in (('source', source), ('WMT14_PATH', os.environ.get('WMT14_PATH'))):
         if p:
             d = Path(p).expanduser()
-            if not _has_parallel(d): raise DataNotAvailableError(f"{what}={str(p)!r} is not a folder of parallel en/de files; {WMT14_HOWTO}")
+            if not _has_parallel(d):
+                raise DataNotAvailableError(f"{what}={str(p)!r} is not a folder of parallel en/de files; {WMT14_HOWTO}")
             return 'dir', d
     d = next((d for d in wmt14_locations() if _has_parallel(d)), None)
     if d is not None: return 'dir', d
@@ -209,7 +212,8 @@ def _wmt_cached(kind: str, d: Path | None, stamp: tuple, n_train: int | None, n_
     if kind == 'sample': _check_shared(d)
     corpus = read_parallel_dir(d, moses='keep') if d is not None else load_wmt14(source='hub', progress=False, max_pairs=n_train)
     for need in ('train', 'test'):
-        if need not in corpus: raise DataNotAvailableError(f"WMT14 data in {corpus.source} has splits {sorted(corpus)}, no {need!r}; {WMT14_HOWTO}")
+        if need not in corpus:
+            raise DataNotAvailableError(f"WMT14 data in {corpus.source} has splits {sorted(corpus)}, no {need!r}; {WMT14_HOWTO}")
     out = ParallelCorpus(source=corpus.source)
     out['train'] = corpus['train'][:n_train] if n_train else corpus['train']
     out['validation'] = corpus['validation'] if 'validation' in corpus else corpus['test'][:500]
@@ -367,12 +371,14 @@ def wmt_dls(pairs_train, pairs_valid, tokenizer: SubwordTokenizer, max_len: int 
     tk = tokenizer
     def dataset(pairs, train):
         ds = Seq2SeqDataset(*encode_pairs(pairs, tk, src_lang, progress), tk.bos_id, tk.eos_id, max_len, drop_long=train)
-        if ds.n_dropped: warnings.warn(f"dropped {ds.n_dropped:,} of {ds.n_dropped + len(ds):,} training pairs longer than max_len={max_len} or empty")
+        if ds.n_dropped:
+            warnings.warn(f"dropped {ds.n_dropped:,} of {ds.n_dropped + len(ds):,} training pairs longer than max_len={max_len} or empty")
         if ds.n_truncated: warnings.warn(f"truncated {ds.n_truncated:,} evaluation pairs to max_len={max_len}")
         if not len(ds): raise ValueError(f"no pairs left (max_len={max_len})")
         return ds
     train_ds = dataset(pairs_train, True)
-    train = BucketedDL(train_ds, pad_id=tk.pad_id, seed=seed, bs=bs, shuffle=shuffle, drop_last=drop_last and len(train_ds) >= bs, num_workers=num_workers)
+    train = BucketedDL(train_ds, pad_id=tk.pad_id, seed=seed, bs=bs, shuffle=shuffle,
+                       drop_last=drop_last and len(train_ds) >= bs, num_workers=num_workers)
     evals = [BucketedDL(dataset(p, False), pad_id=tk.pad_id, seed=seed, bs=bs, shuffle=False, num_workers=num_workers)
              for p in (pairs_valid, pairs_test) if p is not None]
     dls = DataLoaders(train, *evals, device=default(device, default_device))
