@@ -1,4 +1,5 @@
-"""Multi-head attention with full (SDPA) and query-chunked paths, causal and padding masks, cross-attention, shared-QK, and a key/value cache for incremental decoding.
+"""Multi-head attention with full (SDPA) and query-chunked paths, causal and padding masks, cross-attention,
+shared-QK, and a key/value cache for incremental decoding.
 
 Docs: https://reformer-repro.github.io/reformer_repro/attention.html.md"""
 
@@ -28,11 +29,13 @@ def attention_bias(n_q: int, n_k: int, *, causal: bool = False, key_padding_mask
         pad = padding_to_attn_mask(key_padding_mask)                                      # (b, 1, 1, n_k)
         allowed = pad if allowed is None else allowed & pad
     if exists(attn_mask):
-        if attn_mask.dtype != torch.bool: raise TypeError(f"attn_mask must be bool (True = may attend), got {attn_mask.dtype}")
+        if attn_mask.dtype != torch.bool:
+            raise TypeError(f"attn_mask must be bool (True = may attend), got {attn_mask.dtype}")
         allowed = attn_mask if allowed is None else allowed & attn_mask
     if allowed is None and not self_mask: return None
     bias = torch.zeros((), dtype=dtype, device=device)
-    if allowed is not None: bias = torch.where(allowed, bias, torch.tensor(mask_value(dtype), dtype=dtype, device=device))
+    if allowed is not None:
+        bias = torch.where(allowed, bias, torch.tensor(mask_value(dtype), dtype=dtype, device=device))
     if self_mask:
         is_self = torch.arange(n_k, device=device)[None, :] == (torch.arange(n_q, device=device)[:, None] + q_offset)
         bias = bias + torch.where(is_self, self_mask_value(dtype), 0.).to(dtype)
@@ -44,7 +47,8 @@ def naive_attention(q: Tensor, k: Tensor, v: Tensor, *, causal=False, key_paddin
     scale = default(scale, 1 / math.sqrt(q.shape[-1]))
     scores = q @ k.transpose(-1, -2) * scale                                              # (b, h, n_q, n_k)
     bias = attention_bias(q.shape[-2], k.shape[-2], causal=causal, key_padding_mask=key_padding_mask,
-                          attn_mask=attn_mask, self_mask=self_mask, q_offset=q_offset, dtype=scores.dtype, device=q.device)
+                          attn_mask=attn_mask, self_mask=self_mask, q_offset=q_offset, dtype=scores.dtype,
+                          device=q.device)
     if exists(bias): scores = scores + bias
     return scores.softmax(-1) @ v
 
@@ -53,7 +57,8 @@ def full_attention(q: Tensor, k: Tensor, v: Tensor, *, causal=False, key_padding
                    self_mask=False, q_offset=0, dropout_p=0., scale=None) -> Tensor:
     "Attention through PyTorch's `scaled_dot_product_attention`; same arguments and result as `naive_attention`."
     n_q, n_k = q.shape[-2], k.shape[-2]
-    simple_causal = causal and n_q == n_k and q_offset == 0 and not exists(key_padding_mask) and not exists(attn_mask) and not self_mask
+    simple_causal = (causal and n_q == n_k and q_offset == 0 and not exists(key_padding_mask)
+                     and not exists(attn_mask) and not self_mask)
     if simple_causal or not (causal or exists(key_padding_mask) or exists(attn_mask) or self_mask):
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=simple_causal, scale=scale)
     bias = attention_bias(n_q, n_k, causal=causal, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
@@ -67,7 +72,8 @@ def chunked_attention(q: Tensor, k: Tensor, v: Tensor, chunk_size: int, *, causa
     if chunk_size < 1: raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     outs = []
     for start in range(0, q.shape[-2], chunk_size):
-        sub_mask = attn_mask[..., start:start + chunk_size, :] if exists(attn_mask) and attn_mask.ndim >= 2 else attn_mask
+        sub_mask = attn_mask
+        if exists(attn_mask) and attn_mask.ndim >= 2: sub_mask = attn_mask[..., start:start + chunk_size, :]
         outs.append(full_attention(q[..., start:start + chunk_size, :], k, v, causal=causal,
                                    key_padding_mask=key_padding_mask, attn_mask=sub_mask, self_mask=self_mask,
                                    q_offset=q_offset + start, dropout_p=dropout_p, scale=scale))
@@ -80,8 +86,9 @@ class MultiHeadAttention(nn.Module):
                  cross: bool = False, dropout: float = 0., query_chunk_size: int | None = None, bias: bool = False):
         super().__init__()
         check_divisible(d_model, n_heads, 'd_model', 'n_heads', 'choose n_heads dividing d_model')
-        if shared_qk and cross: raise ValueError("shared_qk=True needs self-attention: keys are the normalised queries, "
-                                                 "so it cannot be combined with cross=True")
+        if shared_qk and cross:
+            raise ValueError("shared_qk=True needs self-attention: keys are the normalised queries, "
+                             "so it cannot be combined with cross=True")
         if cross and causal: raise ValueError("cross-attention is never causal: set causal=False for cross=True")
         self.d_model, self.n_heads, self.causal, self.shared_qk, self.cross = d_model, n_heads, causal, shared_qk, cross
         self.dropout, self.query_chunk_size = dropout, query_chunk_size
@@ -94,11 +101,13 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, x: Tensor, context: Tensor | None = None, key_padding_mask: Tensor | None = None,
                 cache: dict | None = None) -> Tensor:
-        "x: (b, n, d_model); context: (b, m, d_model) for cross-attention; key_padding_mask: (b, n or m) bool, True = real."
+        """x: (b, n, d_model); context: (b, m, d_model) for cross-attention; key_padding_mask: (b, n or m) bool,
+        True = real."""
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected x of shape (batch, seq_len, {self.d_model}), got {tuple(x.shape)}")
         if self.cross and context is None: raise ValueError("cross-attention needs a `context` tensor")
-        if not self.cross and context is not None: raise ValueError("context given to a self-attention layer (built with cross=False)")
+        if not self.cross and context is not None:
+            raise ValueError("context given to a self-attention layer (built with cross=False)")
         q = self.split_heads(self.to_q(x))                                                # (b, h, n, dh)
         if self.cross and exists(cache) and 'k' in cache: k, v = cache['k'], cache['v']  # context projected once
         else:
