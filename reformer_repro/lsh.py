@@ -67,6 +67,12 @@ def lsh_sizes(n: int, bucket_size: int = 64, chunk_len: int | None = None,
     return n_pad, chunk_len, n_buckets
 
 # %% ../nbs/04_lsh.ipynb #b9e50c40
+def _check_lookback(lookback: str, duplicate_correction: bool, n_hashes: int = 2):
+    if lookback not in ('none', 'wrap'): raise ValueError(f"lookback={lookback!r}: choose 'none' or 'wrap'")
+    if lookback == 'wrap' and duplicate_correction and n_hashes > 1:
+        raise ValueError("lookback='wrap' counts every key a window holds, as trax and HF do, so it has no duplicate "
+                         "correction: pass duplicate_correction=False with it")
+
 @dataclass
 class LSHSettings:
     "The options of the LSH algorithm, as they travel from a model config to every `lsh_attention` call."
@@ -78,6 +84,7 @@ class LSHSettings:
     n_chunks_after: int = 0               # chunks of look-ahead
     mask_within_bucket: bool = True       # forbid keys of other buckets (eq. 5)
     duplicate_correction: bool = True     # count each key once over the rounds (eq. 15)
+    lookback: str = 'none'                # chunk 0's look-back: 'none', or 'wrap' (trax, HF) across rounds
 
     def __post_init__(self):
         if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
@@ -88,9 +95,11 @@ class LSHSettings:
         if self.n_chunks_before < 0 or self.n_chunks_after < 0:
             raise ValueError(f"n_chunks_before and n_chunks_after must be >= 0, got "
                              f"{self.n_chunks_before}, {self.n_chunks_after}")
+        _check_lookback(self.lookback, self.duplicate_correction)
 
     @classmethod
     def names(cls) -> tuple[str, ...]: return tuple(f.name for f in fields(cls))
+
 
     def attention_kwargs(self) -> dict:
         "Keyword arguments of `lsh_attention` (the rounds come with the rotations or buckets passed with them)."
@@ -114,28 +123,41 @@ class SortTables:
     chunk_len: int
     n_before: int
     n_after: int
+    k_round: Tensor | None = None   # (R, C, W*m) round whose sorted order each window slot comes from ('wrap')
 
 @torch.no_grad()
-def sort_tables(buckets: Tensor, chunk_len: int, n_before: int = 1, n_after: int = 0) -> SortTables:
-    "Sort every row of `buckets` (b, h, R, n) by (bucket, position) and cut it into chunks of `chunk_len`."
+def sort_tables(buckets: Tensor, chunk_len: int, n_before: int = 1, n_after: int = 0,
+                wrap: bool = False) -> SortTables:
+    """Sort every row of `buckets` (b, h, R, n) by (bucket, position) and cut it into chunks of `chunk_len`;
+    `wrap`: the rounds' sorted orders form one cycle of R*C chunks that the windows run around."""
     b, h, R, n = buckets.shape
     m, C, dev = chunk_len, n // chunk_len, buckets.device
     s_buckets, perm = buckets.sort(dim=-1, stable=True)                            # (b, h, R, n)
     inv = torch.empty_like(perm).scatter_(-1, perm, torch.arange(n, device=dev).expand_as(perm))
-    cw = torch.arange(C, device=dev)[:, None] + torch.arange(-n_before, n_after + 1, device=dev)   # (C, W)
-    in_window = ((cw >= 0) & (cw < C)).repeat_interleave(m, -1)                     # (C, W*m)
-    cw = cw.clamp(0, C - 1)                                                          # chunk behind each slot
-    window = lambda t: t.view(b, h, R, C, m)[:, :, :, cw].flatten(-2)               # (b, h, R, C, W*m)
-    sb = s_buckets.to(torch.int32)                                                  # int32 compares: less traffic
-    k_pos = window(perm)
+    offsets = torch.arange(-n_before, n_after + 1, device=dev)                      # (W,)
     row0 = (torch.arange(b * h, device=dev) * n).view(b, h, 1, 1)                   # first row of each (b, h)
     rows = (torch.arange(b * h * R, device=dev) * n).view(b, h, R, 1)               # ... of each (b, h, round)
-    pad_chunks = torch.arange(-n_before, C + n_after, device=dev).clamp(0, C - 1)   # (C+W-1,) padded chunks
+    if wrap:                              # chunk 0 of round r looks back at the last chunk of round r-1
+        cw = (torch.arange(R * C, device=dev)[:, None] + offsets) % (R * C)         # (R*C, W) global chunks
+        window = lambda t: t.reshape(b, h, R * C, m)[:, :, cw].reshape(b, h, R, C, -1)   # (b, h, R, C, W*m)
+        in_window = torch.ones(C, len(offsets) * m, dtype=torch.bool, device=dev)
+        k_round = (cw // C).repeat_interleave(m, -1).view(R, C, -1)                 # (R, C, W*m)
+        pad = torch.arange(R, device=dev)[:, None] * C + torch.arange(-n_before, C + n_after, device=dev)
+        kv_idx = (perm + row0).view(b, h, R * C, m)[:, :, pad % (R * C)].flatten()  # (R, C+W-1) padded chunks
+    else:                                 # chunk 0 has no look-back: slots outside the round are masked
+        cw = torch.arange(C, device=dev)[:, None] + offsets                          # (C, W)
+        in_window = ((cw >= 0) & (cw < C)).repeat_interleave(m, -1)                 # (C, W*m)
+        cw = cw.clamp(0, C - 1)                                                      # chunk behind each slot
+        window = lambda t: t.view(b, h, R, C, m)[:, :, :, cw].flatten(-2)           # (b, h, R, C, W*m)
+        k_round = None
+        pad_chunks = torch.arange(-n_before, C + n_after, device=dev).clamp(0, C - 1)   # (C+W-1,) padded
+        kv_idx = (perm + row0).view(b, h, R, C, m)[:, :, :, pad_chunks].flatten()
+    sb = s_buckets.to(torch.int32)                                                  # int32 compares: less traffic
+    k_pos = window(perm)
     return SortTables(perm=perm, inv=inv, q_bucket=sb.view(b, h, R, C, m), k_bucket=window(sb), k_pos=k_pos,
                       in_window=in_window, q_idx=(perm + row0).flatten(), k_idx=(k_pos + row0[..., None]).flatten(),
-                      kv_idx=(perm + row0).view(b, h, R, C, m)[:, :, :, pad_chunks].flatten(),
-                      unsort_idx=(inv + rows).flatten(), sort_idx=(perm + rows).flatten(),
-                      chunk_len=m, n_before=n_before, n_after=n_after)
+                      kv_idx=kv_idx, unsort_idx=(inv + rows).flatten(), sort_idx=(perm + rows).flatten(),
+                      chunk_len=m, n_before=n_before, n_after=n_after, k_round=k_round)
 
 # %% ../nbs/04_lsh.ipynb #01cdd53d
 @torch.no_grad()
@@ -144,6 +166,7 @@ def lsh_mask(t: SortTables, n_buckets: int, causal: bool = False, within_bucket:
     b, h, R, C, m = t.q_bucket.shape
     Wm = t.k_bucket.shape[-1]
     key_bad = (t.k_bucket == n_buckets) | ~t.in_window                                # padding or outside
+    if exists(t.k_round): return _wrapped_mask(t, key_bad, causal, within_bucket)
     if within_bucket:
         forbidden = t.q_bucket.unsqueeze(-1) != t.k_bucket.masked_fill(key_bad, -1).unsqueeze(-2)
         if causal:                      # same bucket => sorted order is position order: a fixed pattern
@@ -154,6 +177,21 @@ def lsh_mask(t: SortTables, n_buckets: int, causal: bool = False, within_bucket:
         k_pos = t.k_pos.to(torch.int32).masked_fill_(key_bad, C * m)                  # bad keys: after everyone
         return k_pos.unsqueeze(-2) > t.perm.to(torch.int32).view(b, h, R, C, m).unsqueeze(-1)
     return key_bad.unsqueeze(-2)                                                       # (b, h, R, C, 1, W*m)
+
+def _wrapped_mask(t: SortTables, key_bad: Tensor, causal: bool, within_bucket: bool) -> Tensor:
+    """`lsh_mask` when windows wrap around rounds (trax, HF): positions are compared directly (a window may hold
+    later keys of another round, or the own key twice — it counts on the diagonal only), and within buckets a
+    key sorted in another round is never in the query's bucket (trax offsets each round's bucket ids)."""
+    b, h, R, C, m = t.q_bucket.shape
+    Wm, dev = t.k_bucket.shape[-1], key_bad.device
+    q_pos, k_pos = t.perm.view(b, h, R, C, m, 1), t.k_pos.unsqueeze(-2)              # (.., m, 1), (.., 1, W*m)
+    diagonal = torch.arange(Wm, device=dev) == torch.arange(m, device=dev)[:, None] + t.n_before * m
+    forbidden = key_bad.unsqueeze(-2) | ((k_pos == q_pos) & ~diagonal)                 # (b, h, R, C, m, W*m)
+    if within_bucket:
+        other_round = (t.k_round != torch.arange(R, device=dev).view(R, 1, 1)).unsqueeze(-2)   # (R, C, 1, W*m)
+        forbidden |= (t.q_bucket.unsqueeze(-1) != t.k_bucket.unsqueeze(-2)) | other_round
+    if causal: forbidden |= k_pos > q_pos
+    return forbidden
 
 # %% ../nbs/04_lsh.ipynb #7869f40f
 def _round_codes(t: SortTables, buckets: Tensor, n_buckets: int, within_bucket: bool) -> Tensor:
@@ -273,23 +311,25 @@ def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buc
                   chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0,
                   causal: bool = False, key_padding_mask: Tensor | None = None, mask_within_bucket: bool = True,
                   duplicate_correction: bool = True, dropout_p: float = 0., generator: torch.Generator | None = None,
-                  return_buckets: bool = False, scale: float | None = None):
+                  return_buckets: bool = False, scale: float | None = None, lookback: str = 'none'):
     """Multi-round LSH attention (paper §2, eqs. 10–15) of queries `qk` (b, h, n, d) — keys are `qk` normalised —
     on values `v` (b, h, n, dv). Hashing uses `rotations`, or precomputed `buckets` (b, h, n_hashes, n), or
     rotations drawn from `generator`. Returns (b, h, n, dv), and the buckets (b, h, n_hashes, n) if
-    `return_buckets` (padding = `n_buckets`)."""
+    `return_buckets` (padding = `n_buckets`). `lookback='wrap'`: chunk 0 of each round looks back at the
+    previous round's last chunk, as in trax and HF (no duplicate correction)."""
     _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p)
     n, d = qk.shape[-2:]
     n_pad, m, n_buckets = _sizes(n, rotations, buckets, n_hashes, n_buckets, bucket_size, chunk_len)
     qk, v, real = _pad_to_chunks(qk, v, key_padding_mask, n_pad)                   # (b, h, n_pad, d)
     buckets = _hash(qk, real, rotations, buckets, n_hashes, n_buckets, generator)    # (b, h, R, n_pad)
-    t = sort_tables(buckets, m, n_chunks_before, n_chunks_after)
+    _check_lookback(lookback, duplicate_correction, buckets.shape[2])
+    t = sort_tables(buckets, m, n_chunks_before, n_chunks_after, wrap=lookback == 'wrap')
     forbidden = lsh_mask(t, n_buckets, causal, mask_within_bucket)                  # (b, h, R, C, m or 1, W*m)
     if duplicate_correction and buckets.shape[2] > 1:                                 # each key counts once
         forbidden = duplicate_mask(t, buckets, n_buckets, mask_within_bucket).logical_or_(forbidden)
     q, k = qk * default(scale, 1 / math.sqrt(d)), F.normalize(qk, dim=-1)             # queries, unit keys
     o, lse = window_attention(q, k, v, t.q_idx, t.kv_idx, t.inv, t.unsort_idx, forbidden.flatten(0, 2),
-                              n_chunks_before, n_chunks_after, dropout_p)             # (b*h*R, C, m, dv)
+                              n_chunks_before, n_chunks_after, dropout_p, wrap=exists(t.k_round))   # (G, C, m, dv)
     out = combine_rounds(o, lse, t)[:, :, :n]                                        # (b, h, n, dv)
     return (out, buckets[..., :n]) if return_buckets else out
 
@@ -302,11 +342,11 @@ class LSHSelfAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, bucket_size: int = 64, n_hashes: int = 1, causal: bool = False,
                  chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0,
                  dropout: float = 0., mask_within_bucket: bool = True, duplicate_correction: bool = True,
-                 seed: int | None = None, bias: bool = False, n_buckets: int | None = None):
+                 seed: int | None = None, bias: bool = False, n_buckets: int | None = None, lookback: str = 'none'):
         super().__init__()
         check_divisible(d_model, n_heads, 'd_model', 'n_heads', 'choose n_heads dividing d_model')
         self.lsh = LSHSettings(bucket_size, n_hashes, chunk_len, n_buckets, n_chunks_before, n_chunks_after,
-                               mask_within_bucket, duplicate_correction)
+                               mask_within_bucket, duplicate_correction, lookback)
         self.d_model, self.n_heads, self.causal, self.dropout = d_model, n_heads, causal, dropout
         self.to_q = nn.Linear(d_model, d_model, bias=bias)      # shared query/key projection
         self.to_v = nn.Linear(d_model, d_model, bias=bias)
@@ -354,4 +394,5 @@ class LSHSelfAttention(nn.Module):
         s = self.lsh
         return (f"d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}, bucket_size={s.bucket_size}, "
                 f"n_hashes={s.n_hashes}, chunk_len={default(s.chunk_len, 2 * s.bucket_size)}, "
-                f"mask_within_bucket={s.mask_within_bucket}, duplicate_correction={s.duplicate_correction}")
+                f"mask_within_bucket={s.mask_within_bucket}, duplicate_correction={s.duplicate_correction}, "
+                f"lookback={s.lookback!r}")

@@ -218,11 +218,12 @@ def _fused_ok(q: Tensor, v: Tensor, dropout_p: float) -> bool:
 # %% ../nbs/03_lsh_kernels.ipynb #6a1fb130
 def window_attention(q_src: Tensor, k_src: Tensor, v_src: Tensor, q_idx: Tensor, kv_idx: Tensor, inv: Tensor,
                      unsort_idx: Tensor, forbidden: Tensor, n_before: int, n_after: int,
-                     dropout_p: float = 0.) -> tuple[Tensor, Tensor]:
+                     dropout_p: float = 0., wrap: bool = False) -> tuple[Tensor, Tensor]:
     """Every sorted query chunk against its key window. q_src, k_src: (b, h, n, d) scaled queries and unit keys;
     v_src: (b, h, n, dv); q_idx, kv_idx: rows of the sorted queries and of the padded key/value chunk slots;
     inv: (b, h, R, n) sorted slot of each token; unsort_idx: (b*h*R*n,) sorted row of each token; forbidden:
-    bool (G, C, m or 1, W*m) with G = b*h*R. Returns out (G, C, m, dv) and the log-sum-exp (G, C, m)."""
+    bool (G, C, m or 1, W*m) with G = b*h*R; `wrap`: the padding chunks are other rounds' chunks, not masked
+    copies. Returns out (G, C, m, dv) and the log-sum-exp (G, C, m)."""
     b, h, R, n = inv.shape
     G, C = forbidden.shape[:2]
     d, dv, m, W = q_src.shape[-1], v_src.shape[-1], n // C, n_before + 1 + n_after
@@ -232,8 +233,11 @@ def window_attention(q_src: Tensor, k_src: Tensor, v_src: Tensor, q_idx: Tensor,
     kv_rows = (torch.arange(G, device=inv.device) * (C + W - 1) * m + n_before * m).view(b, h, R, 1)
     kv_unsort = (inv + kv_rows).flatten()                                        # padded slot of each token
     sq = _SortGather.apply(q_src, q_idx, unsort_idx, R).view(G, C, m, d)        # sorted, chunked
-    sk = _SortGather.apply(k_src, kv_idx, kv_unsort, R).view(G, C + W - 1, m, d)
-    sv = _SortGather.apply(v_src, kv_idx, kv_unsort, R).view(G, C + W - 1, m, dv)
+    if wrap:                  # every padded slot is attended: gather with a backward that adds all of them
+        sk, sv = (t.reshape(-1, t.shape[-1]).index_select(0, kv_idx) for t in (k_src, v_src))
+    else:                     # padded slots are masked copies: the gradient comes back from the chunks only
+        sk, sv = (_SortGather.apply(t, kv_idx, kv_unsort, R) for t in (k_src, v_src))
+    sk, sv = sk.view(G, C + W - 1, m, d), sv.view(G, C + W - 1, m, dv)
     return _ChunkAttention.apply(sq, _Windows.apply(sk, W), _Windows.apply(sv, W), forbidden, n_before * m,
                                  dropout_p)
 

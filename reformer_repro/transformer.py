@@ -54,6 +54,7 @@ class TransformerConfig:
     n_chunks_after: int = 0
     mask_within_bucket: bool | None = None
     duplicate_correction: bool | None = None
+    lookback: str | None = None        # 'none' (chunk 0 has no look-back) or 'wrap' (trax, HF)
     lsh_seed: int | None = None        # seed of every LSH layer's rotation generator (None: from the global RNG)
     # Reformer memory savings
     reversible: bool = False           # reversible residual layers (activations recomputed in backward)
