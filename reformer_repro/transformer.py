@@ -25,7 +25,7 @@ __all__ = ['TransformerConfig', 'family_config', 'make_self_attention', 'make_fe
            'make_stack', 'Embedder', 'TransformerLM', 'sample_next', 'embedding_grad', 'Transformer']
 
 # %% ../nbs/06_transformer.ipynb #963c1e0d
-_attn_kinds = ('full', 'shared_qk', 'lsh')
+_attn_kinds = ('full', 'shared_qk', 'lsh', 'local')
 
 @dataclass
 class TransformerConfig:
@@ -40,7 +40,8 @@ class TransformerConfig:
     attn_dropout: float = 0.0          # on attention weights
     pos_enc: str = 'absolute'          # 'absolute' | 'sinusoidal' | 'axial' | 'none'
     axial_shape: tuple | None = None   # default: near-square grid from max_seq_len
-    attn: str = 'full'                 # 'full' | 'shared_qk' | 'lsh'
+    attn: str = 'full'                 # 'full' | 'shared_qk' | 'lsh' | 'local'
+    attn_pattern: tuple | None = None  # per-layer attention kinds, repeated over the layers: ('local', 'lsh')
     shared_qk: bool = False            # full attention with keys = normalised queries (implied by 'lsh')
     prenorm: bool = True               # False: post-norm residuals (original Transformer)
     tie_weights: bool = True           # LM head shares the token embedding matrix
@@ -56,6 +57,10 @@ class TransformerConfig:
     duplicate_correction: bool | None = None
     lookback: str | None = None        # 'none' (chunk 0 has no look-back) or 'wrap' (trax, HF)
     lsh_seed: int | None = None        # seed of every LSH layer's rotation generator (None: from the global RNG)
+    # local attention (attn='local' or in attn_pattern)
+    local_chunk_len: int = 128         # positions per chunk
+    local_n_chunks_before: int = 1
+    local_n_chunks_after: int = 0
     # Reformer memory savings
     reversible: bool = False           # reversible residual layers (activations recomputed in backward)
     ff_chunk_size: int | None = None   # feed-forward applied this many positions at a time
@@ -70,6 +75,11 @@ class TransformerConfig:
         check_divisible(self.d_model, self.n_heads, 'd_model', 'n_heads', 'choose n_heads dividing d_model')
         if self.attn not in _attn_kinds:
             raise ValueError(f"attn={self.attn!r} is not supported; choose one of {_attn_kinds}")
+        if isinstance(self.attn_pattern, (list, str)):
+            self.attn_pattern = (self.attn_pattern,) if isinstance(self.attn_pattern, str) else tuple(self.attn_pattern)
+        bad = [k for k in self.attn_pattern or () if k not in _attn_kinds]
+        if bad or self.attn_pattern == ():
+            raise ValueError(f"attn_pattern={self.attn_pattern!r} needs one or more of {_attn_kinds}")
         if self.attn == 'shared_qk': self.attn, self.shared_qk = 'full', True
         if self.reversible and not self.prenorm:
             raise ValueError("reversible=True needs prenorm=True: a reversible block normalises inside F and G, "
@@ -82,10 +92,16 @@ class TransformerConfig:
             raise ValueError(f"shared_emb=True needs src_vocab_sz == vocab_sz, got {self.src_vocab_sz} and "
                              f"{self.vocab_sz}")
         if isinstance(self.axial_shape, list): self.axial_shape = tuple(self.axial_shape)
-        if self.attn == 'lsh': self.lsh                                      # checks the LSH settings now
+        if 'lsh' in self.attn_kinds(): self.lsh                              # checks the LSH settings now
 
     @property
     def uses_shared_qk(self) -> bool: return self.shared_qk or self.attn == 'lsh'
+
+    def attn_kind(self, layer: int) -> str:
+        "The attention kind of layer `layer`: `attn_pattern` repeated over the layers, or `attn` for all."
+        return self.attn_pattern[layer % len(self.attn_pattern)] if self.attn_pattern else self.attn
+
+    def attn_kinds(self) -> set[str]: return set(self.attn_pattern or (self.attn,))
 
     @property
     def lsh(self) -> LSHSettings:
@@ -115,12 +131,16 @@ def family_config(family=None, cfg: TransformerConfig | None = None, **kwargs) -
     return TransformerConfig.from_kwargs(cfg, **{**preset, **kwargs})
 
 # %% ../nbs/06_transformer.ipynb #0b837952
-def make_self_attention(cfg: TransformerConfig, causal: bool) -> nn.Module:
-    "The self-attention module `cfg` asks for: full (SDPA), full shared-QK, or LSH."
-    if cfg.attn == 'lsh':
+def make_self_attention(cfg: TransformerConfig, causal: bool, kind: str | None = None) -> nn.Module:
+    "The self-attention module of `kind` (default `cfg.attn`): full (SDPA), full shared-QK, LSH or local."
+    kind = default(kind, cfg.attn)
+    if kind == 'lsh':
         return LSHSelfAttention.from_settings(cfg.d_model, cfg.n_heads, cfg.lsh, causal=causal,
                                               dropout=cfg.attn_dropout, seed=cfg.lsh_seed)
-    return MultiHeadAttention(cfg.d_model, cfg.n_heads, causal=causal, shared_qk=cfg.shared_qk,
+    if kind == 'local':
+        return LocalSelfAttention(cfg.d_model, cfg.n_heads, cfg.local_chunk_len, cfg.local_n_chunks_before,
+                                  cfg.local_n_chunks_after, causal=causal, dropout=cfg.attn_dropout)
+    return MultiHeadAttention(cfg.d_model, cfg.n_heads, causal=causal, shared_qk=cfg.shared_qk or kind == 'shared_qk',
                               dropout=cfg.attn_dropout, query_chunk_size=cfg.query_chunk_size)
 
 def make_feed_forward(cfg: TransformerConfig) -> nn.Module:
@@ -128,10 +148,11 @@ def make_feed_forward(cfg: TransformerConfig) -> nn.Module:
     return FeedForward(cfg.d_model, cfg.d_ff, dropout=cfg.dropout, activation=cfg.ff_activation)
 
 def make_sublayers(cfg: TransformerConfig, n_layers: int, causal: bool, cross: bool = False) -> list[nn.Module]:
-    "Flat list [self-attn, (cross-attn), ff] * n_layers; the feed-forward chunked by `cfg.ff_chunk_size`."
+    """Flat list [self-attn, (cross-attn), ff] * n_layers: layer i's attention of kind `cfg.attn_kind(i)`, the
+    feed-forward chunked by `cfg.ff_chunk_size`."""
     subs = []
-    for _ in range(n_layers):
-        subs.append(SelfAttentionLayer(make_self_attention(cfg, causal), cfg.dropout))
+    for i in range(n_layers):
+        subs.append(SelfAttentionLayer(make_self_attention(cfg, causal, cfg.attn_kind(i)), cfg.dropout))
         if cross: subs.append(CrossAttentionLayer(MultiHeadAttention(cfg.d_model, cfg.n_heads, cross=True,
                                                                      dropout=cfg.attn_dropout), cfg.dropout))
         subs.append(FeedForwardLayer(make_feed_forward(cfg), cfg.dropout, chunk_size=cfg.ff_chunk_size))
