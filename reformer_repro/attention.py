@@ -189,7 +189,8 @@ class LocalSelfAttention(MultiHeadAttention):
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None = None,
                q_offset: int = 0) -> Tensor:
-        kw = dict(causal=self.causal, key_padding_mask=key_padding_mask, dropout_p=self.dropout if self.training else 0.)
+        kw = dict(causal=self.causal, key_padding_mask=key_padding_mask,
+                  dropout_p=self.dropout if self.training else 0.)
         if q_offset == 0 and q.shape[-2] == k.shape[-2]:
             return local_attention(q, k, v, chunk_len=self.chunk_len, n_chunks_before=self.n_chunks_before,
                                    n_chunks_after=self.n_chunks_after, **kw)
