@@ -2,6 +2,8 @@
 
 Modules:
 
+- `reformer_repro.bench.child`: Entry point of a benchmark case's own process: `python -m reformer_repro.bench.child PAYLOAD_JSON RESULT_PATH`.
+- `reformer_repro.bench.harness`: Time a function, and measure a case's peak memory in a fresh Python process of its own: the child module, `run_in_subprocess`, where a benchmark ran, and its JSON.
 - `reformer_repro.bench`: Timing and peak memory of one case per fresh Python process, and the LSH-attention speed sweep of paper Fig. 5 (right): time per batch at a fixed number of tokens as the sequence length grows.
 - `reformer_repro.cli`: `reformer-repro`: run one task, reproduce every claim and write the report, or rebuild the report from saved results.
 - `reformer_repro.data`: The paper's three workloads as fastai `DataLoaders`: the synthetic duplication task (§5), byte-level enwik8 and WMT14 English–German, read from the real files when they are here and from the Hugging Face hub otherwise — failing in seconds, never hanging, when offline.
