@@ -3,6 +3,7 @@
 Modules:
 
 - `reformer_repro.bench.child`: Entry point of a benchmark case's own process: `python -m reformer_repro.bench.child PAYLOAD_JSON RESULT_PATH`.
+- `reformer_repro.bench.flops`: What one language-model step costs in floating-point operations, counted from the model's shape, and what the machine does per second: together, a lower bound on a step's time.
 - `reformer_repro.bench.harness`: Time a function, and measure a case's peak memory in a fresh Python process of its own: the child module, `run_in_subprocess`, where a benchmark ran, and its JSON.
 - `reformer_repro.bench`: Timing and peak memory of one case per fresh Python process, and the LSH-attention speed sweep of paper Fig. 5 (right): time per batch at a fixed number of tokens as the sequence length grows.
 - `reformer_repro.cli`: `reformer-repro`: run one task, reproduce every claim and write the report, or rebuild the report from saved results.
