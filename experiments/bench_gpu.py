@@ -9,6 +9,11 @@ line, runs the parts asked for and writes JSON + markdown.
     python experiments/bench_gpu.py --parts crossover profile    # some parts (peers, crossover, profile, paper)
     python experiments/bench_gpu.py --tiny --device cpu          # the same plumbing at tiny sizes on CPU (< 1 min)
 
+Where one command may run at most ~10 minutes, run it in two parts: `--parts peers` (every peer in its own
+process, fp32 then bf16, each dtype starting no case after --peer-budget-min minutes) and then
+`--parts crossover profile paper` (one process; an arm that runs out of memory stops at that length). The sizes
+here are a plan, not yet timed on a GPU.
+
 Writes to --out (default experiments/results/bench; with --tiny experiments/runs/bench_gpu_tiny):
 gpu_<device>.{json,md} (crossover, profile, paper scale) and peers_<device>[_bf16].{json,md} (+ plots).
 """
@@ -41,18 +46,20 @@ def main(argv=None):
     ap.add_argument('--tiny', action='store_true', help='tiny sizes: checks the whole run on CPU in under a minute')
     ap.add_argument('--lengths', nargs='+', type=int, default=None, help='crossover lengths (default 1K..128K)')
     ap.add_argument('--dtypes', nargs='+', default=['float32', 'bfloat16'], choices=['float32', 'bfloat16'])
-    ap.add_argument('--peer-budget-min', type=float, default=8., help='start no peer case after this many minutes per dtype')
+    ap.add_argument('--peer-budget-min', type=float, default=4.,
+                    help='start no peer case after this many minutes, per dtype (--resume-style rerun: --parts peers)')
     ap.add_argument('--threads', type=int, default=None, help='torch threads (CPU)')
     ap.add_argument('--out', type=Path, default=None)
     a = ap.parse_args(argv)
     s = TINY if a.tiny else FULL
     if a.threads: torch.set_num_threads(a.threads)
-    out = a.out or (ROOT / 'experiments' / 'runs' / 'bench_gpu_tiny' if a.tiny else ROOT / 'experiments' / 'results' / 'bench')
+    out = a.out or ROOT / 'experiments' / ('runs/bench_gpu_tiny' if a.tiny else 'results/bench')
     dev = a.device.split(':')[0]
     stem = out / (f'gpu_{dev}' + ('_tiny' if a.tiny else ''))
     command = ' '.join([Path(sys.executable).name] + sys.argv)
-    d = dict(meta=bench_meta(command=command, device=a.device, tiny=a.tiny, parts=a.parts, sizes=s), layer_shape=s['layer'] or
-             dict(d_model=256, n_heads=4, bucket_size=64), lm_shape={**LM_SHAPE, **s['lm']}, peers=[])
+    d = dict(meta=bench_meta(command=command, device=a.device, tiny=a.tiny, parts=a.parts, sizes=s),
+             layer_shape=s['layer'] or dict(d_model=256, n_heads=4, bucket_size=64), lm_shape={**LM_SHAPE, **s['lm']},
+             peers=[])
     save = lambda: (Path(f'{stem}.json').write_text(json.dumps(d, indent=1, default=str)),
                     Path(f'{stem}.md').write_text(gpu_report_md(d)))
     out.mkdir(parents=True, exist_ok=True)
@@ -61,7 +68,8 @@ def main(argv=None):
         for dtype in a.dtypes:
             ps = peers_stem(out, a.device, dtype, quick=a.tiny)
             run_peers(ps, impls=s['peer_impls'], lengths=s['peer_lengths'], n_hashes=s['peer_n_hashes'], layers=[2],
-                      device=a.device, dtype=dtype, threads=a.threads or (1 if a.tiny else 2), warmup=max(s['warmup'], 1),
+                      device=a.device, dtype=dtype, threads=a.threads or (1 if a.tiny else 2),
+                      warmup=max(s['warmup'], 1),
                       repeats=s['repeats'] if a.tiny else 3, mem_cap_mib=120_000. if dev == 'cuda' else 12288.,
                       mem_limit_mib=None if dev == 'cuda' else 16384., budget_min=a.peer_budget_min,
                       matmul_n=s['matmul_n'], isolate=not a.tiny, command=command, progress=False)
