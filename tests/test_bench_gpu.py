@@ -1,5 +1,6 @@
 """The GPU benchmark script (`experiments/bench_gpu.py`) at tiny sizes on CPU, for real: every part (peers in fp32
-and bf16, the LSH-vs-SDPA crossover for one layer and the whole LM, the profile, the paper-scale step) runs and
+and bf16, the LSH-vs-SDPA crossover for one layer and the whole LM, the profile, bf16 vs fp32 gradients, the
+paper-scale step) runs and
 writes its JSON and markdown, in under a minute — so the script is ready when a GPU is."""
 import json, os, subprocess, sys, time
 from pathlib import Path
@@ -26,10 +27,12 @@ def test_gpu_bench_tiny_on_cpu(tmp_path):
     assert len(d['crossover_points']) == 2 * 2 * 2
     assert {(p['kind'], p['dtype']) for p in d['profiles']} == {(k, t) for k in ('layer', 'lm') for t in ('float32', 'bfloat16')}
     assert all({'sort', 'gather', 'attention'} <= set(p['groups']) for p in d['profiles'])
+    assert [c['model'] for c in d['bf16']] == ['LSHLM', 'ReformerLM']
+    assert all(c['grads_finite'] and c['grad_cosine'] > 0.98 for c in d['bf16']), d['bf16']
     assert [s['n_layers'] for s in d['paper_scale']] == [1, 2] and all(s['fits'] and s['loss_finite'] for s in d['paper_scale'])
 
     md = (tmp_path / 'gpu_cpu_tiny.md').read_text()
-    for h in ('## LSH vs SDPA full attention', '## Where LSH time goes', "## The paper's enwik8 model"):
+    for h in ('## LSH vs SDPA full attention', '## Where LSH time goes', '## bf16 autocast vs fp32', "## The paper's enwik8 model"):
         assert h in md, h
     for name in ('peers_cpu_quick', 'peers_cpu_bf16_quick'):
         res = json.loads((tmp_path / f'{name}.json').read_text())['results']
