@@ -7,6 +7,10 @@ work on the site.
 Math: `pymdownx.arithmatex` (generic mode) leaves `$...$` / `$$...$$` as `\\(...\\)` / `\\[...\\]` in
 `arithmatex` spans; here they become MathML, which browsers render natively — no MathJax or KaTeX
 script, no web fonts, nothing fetched from the network, and it works from file://.
+
+Tables: every table (Markdown, notebook HTML output, `show_doc` parameters) is put in a
+`<div class="table-wrap">` that scrolls sideways (docs/assets/extra.css), so a wide table scrolls inside
+the content column instead of running past it, also before (or without) Material's JavaScript.
 """
 from __future__ import annotations
 import html, logging, re
@@ -32,6 +36,26 @@ def tex_to_mathml(tex: str, display: str = 'inline') -> str:
     return mml.replace('<math ', f'<math alttext="{html.escape(src, quote=True)}" ', 1)
 
 
+_TABLE_TAG = re.compile(r'<(/?)table\b[^>]*>', re.I)
+TABLE_WRAP = '<div class="table-wrap">'
+
+
+def wrap_tables(content: str) -> str:
+    "`content` with each outermost `<table>...</table>` inside a `TABLE_WRAP` div (tables already wrapped stay as they are)."
+    out, pos, depth, start = [], 0, 0, None
+    for m in _TABLE_TAG.finditer(content):
+        if not m.group(1):
+            if depth == 0: start = m.start()
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                already = content[:start].rstrip().endswith(TABLE_WRAP)
+                out += [content[pos:start]] + ([content[start:m.end()]] if already else [TABLE_WRAP, content[start:m.end()], '</div>'])
+                pos = m.end()
+    return ''.join(out) + content[pos:]
+
+
 def on_config(config):
     from pymdownx.slugs import slugify
     config.mdx_configs.setdefault('toc', {})['slugify'] = slugify(case='lower')
@@ -40,4 +64,5 @@ def on_config(config):
 
 def on_page_content(content: str, page, config, files) -> str:
     content = _BLOCK.sub(lambda m: f'<div class="math-display">{tex_to_mathml(m.group(1), "block")}</div>', content)
-    return _INLINE.sub(lambda m: tex_to_mathml(m.group(1)), content)
+    content = _INLINE.sub(lambda m: tex_to_mathml(m.group(1)), content)
+    return wrap_tables(content)
