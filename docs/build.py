@@ -462,6 +462,25 @@ def nbdev_cfg(root: Path, repo_url: str | None = None, branch: str | None = None
             'repo_url': (repo_url if repo_url is not None else os.environ.get('DOCS_REPO_URL', '')).strip().rstrip('/') or None}
 
 
+# API pages of one subpackage (`#| default_exp data.wmt`) form a section of the navigation, titled here (default: the
+# subpackage's name); pages of top-level modules are listed directly, all in notebook order
+API_SECTIONS = {'data': 'Data', 'train': 'Training', 'bench': 'Benchmarks', 'exp': 'Experiment runner'}
+
+
+def api_nav(srcs: list[str], modules: dict, titles: dict) -> list:
+    "Navigation entries of the API pages `srcs` (notebook order): top-level modules as pages, subpackages as sections."
+    nav, sections = [], {}
+    for src in srcs:
+        mod, item = modules.get(src) or '', {titles[src]: dest_of(src)}
+        pkg = mod.split('.')[0] if '.' in mod else None
+        if pkg is None: nav.append(item); continue
+        if pkg not in sections:
+            sections[pkg] = []
+            nav.append({API_SECTIONS.get(pkg, pkg.capitalize()): sections[pkg]})
+        sections[pkg].append(item)
+    return nav
+
+
 def _title_of_md(md: str, fallback: str) -> str:
     m = re.search(r'^#\s+(.+?)\s*#*\s*$', md, re.M)
     return re.sub(r'[`*_]', '', m.group(1)) if m else fallback
@@ -531,7 +550,7 @@ def build(site_dir: Path, jobs: int, execute: bool, strict: bool, keep_src: Path
     if pages['report']:
         rep = [{titles[s]: dest_of(s)} for s in pages['report']]
         nav.append({'Reproduction report': rep[0][titles[pages['report'][0]]]} if len(rep) == 1 else {'Reproduction report': rep})
-    if pages['api']: nav.append({'API': [{titles[s]: dest_of(s)} for s in pages['api']]})
+    if pages['api']: nav.append({'API': api_nav(pages['api'], {s: results[s].get('module') for s in pages['api']}, titles)})
     if pages['experiments']: nav.append({'Experiments': [{titles[s]: dest_of(s)} for s in pages['experiments']]})
     mk.update(docs_dir='docs', site_dir=str(site_dir.resolve()), nav=nav, hooks=[str(DOCS / 'hooks.py')],
               site_name=cfg['title'], site_description=cfg['description'] or mk.get('site_description'))

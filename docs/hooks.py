@@ -10,7 +10,9 @@ script, no web fonts, nothing fetched from the network, and it works from file:/
 
 Tables: every table (Markdown, notebook HTML output, `show_doc` parameters) is put in a
 `<div class="table-wrap">` that scrolls sideways (docs/assets/extra.css), so a wide table scrolls inside
-the content column instead of running past it, also before (or without) Material's JavaScript.
+the content column instead of running past it, also before (or without) Material's JavaScript. In a
+table of many columns a cell with a phrase in it gets `class="long"` and a minimum width, so that the
+table scrolls rather than squeezing the phrase into a column a word wide.
 """
 from __future__ import annotations
 import html, logging, re
@@ -41,7 +43,8 @@ TABLE_WRAP = '<div class="table-wrap">'
 
 
 def wrap_tables(content: str) -> str:
-    "`content` with each outermost `<table>...</table>` inside a `TABLE_WRAP` div (tables already wrapped stay as they are)."
+    """`content` with each outermost `<table>...</table>` inside a `TABLE_WRAP` div (tables already wrapped stay as they
+    are), and the phrases of tables of `MANY_COLUMNS` or more marked by `mark_long_cells`."""
     out, pos, depth, start = [], 0, 0, None
     for m in _TABLE_TAG.finditer(content):
         if not m.group(1):
@@ -51,9 +54,32 @@ def wrap_tables(content: str) -> str:
             depth -= 1
             if depth == 0:
                 already = content[:start].rstrip().endswith(TABLE_WRAP)
-                out += [content[pos:start]] + ([content[start:m.end()]] if already else [TABLE_WRAP, content[start:m.end()], '</div>'])
+                table = content[start:m.end()]
+                if n_columns(table) >= MANY_COLUMNS: table = mark_long_cells(table)
+                out += [content[pos:start]] + ([table] if already else [TABLE_WRAP, table, '</div>'])
                 pos = m.end()
     return ''.join(out) + content[pos:]
+
+
+_CELL = re.compile(r'<(td|th)(?![^>]*\bclass=)([^>]*)>(.*?)</\1>', re.S | re.I)
+LONG_CELL = 40      # characters of text from which a cell holds a phrase
+MANY_COLUMNS = 6    # columns from which a table would squeeze its phrases
+
+
+def n_columns(table: str) -> int:
+    "Cells in the first row of the HTML `table`."
+    row = re.search(r'<tr\b.*?</tr>', table, re.S | re.I)
+    return len(re.findall(r'<t[hd]\b', row.group(0), re.I)) if row else 0
+
+
+def mark_long_cells(content: str) -> str:
+    "`content` with `class=\"long\"` on table cells (and headers) of `LONG_CELL` characters of text or more, `long longer` from twice that."
+    def f(m):
+        tag, attrs, body = m.groups()
+        text = html.unescape(re.sub(r'<[^>]+>', '', body)).strip()
+        if len(text) < LONG_CELL or '<table' in body: return m.group(0)
+        return f'<{tag} class="long{" longer" if len(text) >= 2 * LONG_CELL else ""}"{attrs}>{body}</{tag}>'
+    return _CELL.sub(f, content)
 
 
 def on_config(config):
