@@ -89,9 +89,18 @@ def site(tmp_path_factory) -> Path:
     given = os.environ.get('DOCS_SITE_DIR')
     if given and _fresh(Path(given)): return Path(given).resolve()
     if given: print(f'DOCS_SITE_DIR={given} is missing, stale or had errors: building afresh')
-    out = tmp_path_factory.mktemp('docs') / 'site'
-    r = subprocess.run([sys.executable, str(BUILD), '--site', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=1500)
-    assert r.returncode == 0, f'docs build failed:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}'
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'): base = base.parent   # the xdist workers of one run share one build
+    out = base / 'docs-site'
+    with open(base / 'docs-site.lock', 'w') as lock:
+        try:
+            import fcntl
+            fcntl.flock(lock, fcntl.LOCK_EX)   # the first worker builds, the others wait for it
+        except ImportError: pass
+        if not (out / '_build_info.json').exists():   # written only by a build that succeeded
+            r = subprocess.run([sys.executable, str(BUILD), '--site', str(out)], cwd=ROOT, capture_output=True, text=True,
+                               timeout=1500)
+            assert r.returncode == 0, f'docs build failed:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}'
     return out
 
 
