@@ -260,7 +260,8 @@ def fence(text: str, lang: str = '') -> str:
 
 
 _link_re = re.compile(r'(!?\[(?:[^\[\]]|\[[^\]]*\])*\]\()[ \t]*<?([^)\s>]+)>?((?:[ \t]+"[^"]*")?[ \t]*\))')
-_ref_re = re.compile(r'^( {0,3}\[[^\]]+\]:[ \t]*)<?(\S+?)>?(?=\s|$)', re.M)
+# a reference definition: `[label]: url` alone on its line or followed by a title (not `[a, b]: with a margin ...`)
+_ref_re = re.compile(r'^( {0,3}\[[^\]]+\]:[ \t]*)<?(\S+?)>?(?=[ \t]*(?:$|["\'(]))', re.M)
 _html_re = re.compile(r'''(<(?:img|a|source|video)\b[^>]*?\b(?:src|href)=)(["'])(.*?)\2''', re.I)
 _source_re = re.compile(r'[ \t]*\[source\]\(<?([^)\s>]+)>?\)(\{[^}\n]*\})?[ \t]*\n?')
 _link_or_code = re.compile(r'(?P<link>\[[^\]]*\]\([^)]*\))|(?P<ticks>`+)(?P<code>.+?)(?P=ticks)', re.S)
