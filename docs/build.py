@@ -24,10 +24,11 @@ pyproject.toml's [project.urls] is not used: a site must never link a repository
    with `tst_flags` (`#| slow`, `#| notest`). Experiment notebooks are not run: their stored outputs show.
 3. Pages are written as Markdown: `show_doc` output inline (boxed), HTML outputs (tables) raw, images as files,
    relative links and images remapped to the site (linked repo files are copied, linked Markdown files become
-   pages, folders point to the repository if one is configured),
-   backticked API names linked to their `show_doc` entry.
+   pages, folders point to the repository if one is configured), backticked API names linked to their
+   `show_doc` entry. The navigation: home, report, API (a subpackage's pages as one section), experiments.
 4. MkDocs + Material render the HTML (theme assets bundled, `font: false`, `offline` plugin for search from
-   file://); docs/hooks.py turns math into MathML and puts every table in a horizontally scrolling box. Exit status 1 if a notebook failed or MkDocs failed.
+   file://); docs/hooks.py turns math into MathML and puts every table in a sideways-scrolling box.
+   Exit status 1 if a notebook failed or MkDocs failed.
 """
 from __future__ import annotations
 
