@@ -4,8 +4,15 @@
     python docs/build.py                  # site in docs/site/ (git-ignored); open docs/site/index.html
     python docs/build.py --site /tmp/s    # somewhere else
     python docs/build.py --no-exec        # quick look: no `show_doc` execution (API pages without signatures)
+    python docs/build.py --repo-url https://github.com/OWNER/reformer_repro   # link sources to a published repository
 
 No network and no Quarto (for Quarto users `nbdev-docs` / `nbdev-preview` keep working from nbs/).
+
+Repository links are off unless a repository is named (`--repo-url`, or `$DOCS_REPO_URL`; branch: `--repo-branch`
+/ `$DOCS_REPO_BRANCH`, default `main`). Without one no page links to a remote repository: each notebook page links
+a copy of its notebook inside the site, `show_doc`'s "source" links are left out, linked Markdown files are rendered
+as pages of their own, and links to folders or very large files keep their text but lose the link. The URL in
+pyproject.toml's [project.urls] is not used: a site must never link a repository that may not exist.
 
 1. Pages are discovered on every build, never listed by hand: README.md is the home page, each nbs/*.ipynb
    (not `_*`, not index) an API page, each experiments/**/*.ipynb an experiment page, experiments/*.md
@@ -16,10 +23,12 @@ No network and no Quarto (for Quarto users `nbdev-docs` / `nbdev-preview` keep w
    exported cells, top-level import statements and `show_doc` calls; never tests, demos, or cells flagged
    with `tst_flags` (`#| slow`, `#| notest`). Experiment notebooks are not run: their stored outputs show.
 3. Pages are written as Markdown: `show_doc` output inline (boxed), HTML outputs (tables) raw, images as files,
-   relative links and images remapped to the site (linked repo files are copied, folders point to the repo),
-   backticked API names linked to their `show_doc` entry.
+   relative links and images remapped to the site (linked repo files are copied, linked Markdown files become
+   pages, folders point to the repository if one is configured), backticked API names linked to their
+   `show_doc` entry. The navigation: home, report, API (a subpackage's pages as one section), experiments.
 4. MkDocs + Material render the HTML (theme assets bundled, `font: false`, `offline` plugin for search from
-   file://); docs/hooks.py turns math into MathML. Exit status 1 if a notebook failed or MkDocs failed.
+   file://); docs/hooks.py turns math into MathML and puts every table in a sideways-scrolling box.
+   Exit status 1 if a notebook failed or MkDocs failed.
 """
 from __future__ import annotations
 
@@ -33,7 +42,7 @@ ROOT = DOCS.parent
 # nothing a docs build runs may reach the network
 OFFLINE_ENV = {'WANDB_MODE': 'disabled', 'WANDB_SILENT': 'true', 'HF_HUB_OFFLINE': '1', 'HF_DATASETS_OFFLINE': '1',
                'TRANSFORMERS_OFFLINE': '1', 'HF_HUB_DISABLE_TELEMETRY': '1', 'MPLBACKEND': 'Agg', 'NO_MKDOCS_2_WARNING': '1'}
-MAX_ASSET_BYTES = 20 * 2**20  # linked repo files larger than this are linked on the repository instead of copied
+MAX_ASSET_BYTES = 20 * 2**20  # linked repo files larger than this are not copied (linked on the repository, if any)
 _re_ansi = re.compile(r'\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])')
 
 
@@ -252,8 +261,10 @@ def fence(text: str, lang: str = '') -> str:
 
 
 _link_re = re.compile(r'(!?\[(?:[^\[\]]|\[[^\]]*\])*\]\()[ \t]*<?([^)\s>]+)>?((?:[ \t]+"[^"]*")?[ \t]*\))')
-_ref_re = re.compile(r'^( {0,3}\[[^\]]+\]:[ \t]*)<?(\S+?)>?(?=\s|$)', re.M)
+# a reference definition: `[label]: url` alone on its line or followed by a title (not `[a, b]: with a margin ...`)
+_ref_re = re.compile(r'^( {0,3}\[[^\]]+\]:[ \t]*)<?(\S+?)>?(?=[ \t]*(?:$|["\'(]))', re.M)
 _html_re = re.compile(r'''(<(?:img|a|source|video)\b[^>]*?\b(?:src|href)=)(["'])(.*?)\2''', re.I)
+_source_re = re.compile(r'[ \t]*\[source\]\(<?([^)\s>]+)>?\)(\{[^}\n]*\})?[ \t]*\n?')
 _link_or_code = re.compile(r'(?P<link>\[[^\]]*\]\([^)]*\))|(?P<ticks>`+)(?P<code>.+?)(?P=ticks)', re.S)
 
 
@@ -266,6 +277,7 @@ class Site:
             for src in pages[key]: self.page_of[src] = dest_of(src)
         if pages['home']: self.page_of[pages['home']] = 'index.md'
         self.files, self.assets, self.missing = pages['files'], set(), []
+        self.extra_pages = []  # linked Markdown files that are not pages of the nav: rendered as pages too
         self.api = {}  # documented name -> (staged page, anchor)
 
     # ---- links
@@ -276,22 +288,41 @@ class Site:
         target = os.path.normpath(os.path.join(os.path.dirname(src), unquote(path))).replace(os.sep, '/')
         if target.startswith('..'): return url
         if target in self.page_of: new = self.page_of[target]
-        elif (self.root / target).is_file() and target in self.files and (self.root / target).stat().st_size <= MAX_ASSET_BYTES \
-                and not target.endswith('.md'):   # a markdown file that is not a page would be rendered without its images
+        elif target.endswith('.md') and target in self.files:   # a linked Markdown file becomes a page (not in the nav)
+            new = self.page_of[target] = dest_of(target)
+            self.extra_pages.append(target)
+        elif (self.root / target).is_file() and target in self.files and (self.root / target).stat().st_size <= MAX_ASSET_BYTES:
             self.assets.add(target); new = target
-        elif (self.root / target).exists():  # folder or big file: point at the repository
-            kind = 'tree' if (self.root / target).is_dir() else 'blob'
-            return f"{self.cfg['git_url']}/{kind}/{self.cfg['branch']}/{target}{hash_}{frag}"
+        elif (self.root / target).exists():  # folder or big file: on the repository if there is one, else no link
+            return self.repo_link(target, 'tree' if (self.root / target).is_dir() else 'blob', hash_ + frag)
         else:
             self.missing.append(f'{src}: {url}'); return url
         return os.path.relpath(new, os.path.dirname(dest) or '.').replace(os.sep, '/') + hash_ + frag
 
+    def repo_link(self, path: str, kind: str = 'blob', frag: str = '') -> str | None:
+        "URL of `path` on the configured repository (None when no repository is configured)."
+        if not self.cfg.get('repo_url'): return None
+        return f"{self.cfg['repo_url']}/{kind}/{self.cfg['branch']}/{path}{frag}"
+
     def rewrite_links(self, md: str, src: str, dest: str) -> str:
+        "Links and images of Markdown `md` (from repo file `src`) remapped to the site; links with no target lose the link."
+        def link(m):
+            url = self._url(m.group(2), src, dest)
+            if url is not None: return m.group(1) + url + m.group(3)
+            return m.group(1)[1:-2] if m.group(1).startswith('[') else m.group(1)[2:-2]  # the text (or alt text) alone
         def f(text):
-            text = _link_re.sub(lambda m: m.group(1) + self._url(m.group(2), src, dest) + m.group(3), text)
-            text = _ref_re.sub(lambda m: m.group(1) + self._url(m.group(2), src, dest), text)
-            return _html_re.sub(lambda m: m.group(1) + m.group(2) + self._url(m.group(3), src, dest) + m.group(2), text)
+            text = _link_re.sub(link, text)
+            text = _ref_re.sub(lambda m: m.group(1) + (self._url(m.group(2), src, dest) or '#'), text)
+            return _html_re.sub(lambda m: m.group(1) + m.group(2) + (self._url(m.group(3), src, dest) or '#') + m.group(2), text)
         return map_text(md, f)
+
+    def source_links(self, md: str) -> str:
+        "`show_doc`'s `[source](...)` links: onto the configured repository, or left out when there is none."
+        def f(m):
+            path = re.sub(r'^.*?/blob/[^/]+/', '', m.group(1))
+            url = self.repo_link(path) if re.match(r'^https?://', m.group(1)) else None
+            return f'[source]({url}){m.group(2) or ""}' if url else ''
+        return _source_re.sub(f, md)
 
     # ---- API cross references
     def linkify(self, md: str, dest: str) -> str:
@@ -325,7 +356,10 @@ class Site:
         meta = []
         if kind == 'api' and res['module']:
             meta.append(f"`from {self.cfg['lib_name']}.{res['module']} import *`")
-        meta.append(f"source: [{src}]({self.cfg['git_url']}/blob/{self.cfg['branch']}/{src})")
+        if self.repo_link(src): meta.append(f"source: [{src}]({self.repo_link(src)})")
+        else:  # a copy of the notebook inside the site
+            self.assets.add(src)
+            meta.append(f"notebook: [{Path(src).name}]({Path(src).name})")
         parts.append(f'<div class="nb-meta" markdown>\n\n{" · ".join(meta)}\n\n</div>\n')
         for err in res['errors']:
             parts.append('!!! failure "Docs build error"\n\n' + _indent(fence(err, 'text'), 4))
@@ -370,6 +404,7 @@ class Site:
             md = _join(data['text/markdown'])
             if is_doc:
                 md = re.sub(r'^\s*---\s*\n', '', md)  # nbdev's rule above each entry: the box replaces it
+                md = self.source_links(md)
                 md = re.sub(r'^(#{1,6})\s+(\S[^\n{]*?)\s*$', lambda m: f'{m.group(1)} {m.group(2)} {{ #{_anchor(m.group(2).strip("`* "))} }}', md, count=1, flags=re.M)
                 return _div('nb-doc', self.linkify(normalize_md(md), dest), md=True), n_img
             return _div('nb-output', self.linkify(normalize_md(md), dest), md=True), n_img
@@ -415,17 +450,37 @@ def _split_directives(src: str) -> tuple[dict, str]:
 
 
 # ----------------------------------------------------------------------------------------------------- build
-def nbdev_cfg(root: Path) -> dict:
-    "The few nbdev settings the site uses (from pyproject.toml), read without importing nbdev in this process."
+def nbdev_cfg(root: Path, repo_url: str | None = None, branch: str | None = None) -> dict:
+    """The few nbdev settings the site uses (from pyproject.toml), read without importing nbdev in this process.
+    `repo_url`: the repository source links point to (default `$DOCS_REPO_URL`; empty or unset: no repository links)."""
     import tomllib
     try: d = tomllib.loads((root / 'pyproject.toml').read_text())
     except (OSError, ValueError): d = {}
     nb, proj = d.get('tool', {}).get('nbdev', {}), d.get('project', {})
-    urls = proj.get('urls', {})
     return {'title': nb.get('title') or proj.get('name') or root.name, 'lib_name': nb.get('lib_name') or proj.get('name', 'lib'),
             'lib_path': nb.get('lib_path') or proj.get('name', 'lib'),
-            'description': nb.get('description') or proj.get('description', ''), 'branch': nb.get('branch', 'main'),
-            'git_url': (nb.get('git_url') or urls.get('Repository') or urls.get('Source') or '').rstrip('/')}
+            'description': nb.get('description') or proj.get('description', ''),
+            'branch': branch or os.environ.get('DOCS_REPO_BRANCH') or nb.get('branch') or 'main',
+            'repo_url': (repo_url if repo_url is not None else os.environ.get('DOCS_REPO_URL', '')).strip().rstrip('/') or None}
+
+
+# API pages of one subpackage (`#| default_exp data.wmt`) form a section of the navigation, titled here (default: the
+# subpackage's name); pages of top-level modules are listed directly, all in notebook order
+API_SECTIONS = {'data': 'Data', 'train': 'Training', 'bench': 'Benchmarks', 'exp': 'Experiment runner'}
+
+
+def api_nav(srcs: list[str], modules: dict, titles: dict) -> list:
+    "Navigation entries of the API pages `srcs` (notebook order): top-level modules as pages, subpackages as sections."
+    nav, sections = [], {}
+    for src in srcs:
+        mod, item = modules.get(src) or '', {titles[src]: dest_of(src)}
+        pkg = mod.split('.')[0] if '.' in mod else None
+        if pkg is None: nav.append(item); continue
+        if pkg not in sections:
+            sections[pkg] = []
+            nav.append({API_SECTIONS.get(pkg, pkg.capitalize()): sections[pkg]})
+        sections[pkg].append(item)
+    return nav
 
 
 def _title_of_md(md: str, fallback: str) -> str:
@@ -433,10 +488,11 @@ def _title_of_md(md: str, fallback: str) -> str:
     return re.sub(r'[`*_]', '', m.group(1)) if m else fallback
 
 
-def build(site_dir: Path, jobs: int, execute: bool, strict: bool, keep_src: Path | None, root: Path = ROOT) -> int:
+def build(site_dir: Path, jobs: int, execute: bool, strict: bool, keep_src: Path | None, root: Path = ROOT,
+          repo_url: str | None = None, branch: str | None = None) -> int:
     t0 = t_start = time.time()  # sources changed after this are not in the site
     os.environ.update(OFFLINE_ENV)
-    cfg, pages = nbdev_cfg(root), discover(root)
+    cfg, pages = nbdev_cfg(root, repo_url, branch), discover(root)
     stage = Path(tempfile.mkdtemp(prefix='reformer_docs_')) if keep_src is None else keep_src.resolve()
     if keep_src is not None and stage.exists(): shutil.rmtree(stage)
     docs_dir = stage / 'docs'
@@ -472,6 +528,13 @@ def build(site_dir: Path, jobs: int, execute: bool, strict: bool, keep_src: Path
         md = site.linkify(site.rewrite_links(normalize_md(md), src, dest_of(src)), dest_of(src))
         site._write(Path(dest_of(src)), md.encode())
         titles[src] = _title_of_md(md, Path(src).stem)
+    done = set()
+    while site.extra_pages:   # linked Markdown files (they may link more)
+        src = site.extra_pages.pop(0)
+        if src in done: continue
+        done.add(src)
+        md = (root / src).read_text()
+        site._write(Path(dest_of(src)), site.linkify(site.rewrite_links(normalize_md(md), src, dest_of(src)), dest_of(src)).encode())
     if not pages['home']:
         lines = [f"# {cfg['title']}\n", cfg['description'] + '\n']
         for key, head in (('report', 'Reproduction report'), ('api', 'API'), ('experiments', 'Experiments')):
@@ -489,7 +552,7 @@ def build(site_dir: Path, jobs: int, execute: bool, strict: bool, keep_src: Path
     if pages['report']:
         rep = [{titles[s]: dest_of(s)} for s in pages['report']]
         nav.append({'Reproduction report': rep[0][titles[pages['report'][0]]]} if len(rep) == 1 else {'Reproduction report': rep})
-    if pages['api']: nav.append({'API': [{titles[s]: dest_of(s)} for s in pages['api']]})
+    if pages['api']: nav.append({'API': api_nav(pages['api'], {s: results[s].get('module') for s in pages['api']}, titles)})
     if pages['experiments']: nav.append({'Experiments': [{titles[s]: dest_of(s)} for s in pages['experiments']]})
     mk.update(docs_dir='docs', site_dir=str(site_dir.resolve()), nav=nav, hooks=[str(DOCS / 'hooks.py')],
               site_name=cfg['title'], site_description=cfg['description'] or mk.get('site_description'))
@@ -498,6 +561,7 @@ def build(site_dir: Path, jobs: int, execute: bool, strict: bool, keep_src: Path
     rc = subprocess.run(cmd, cwd=stage).returncode
     if rc == 0:
         info = {'built_at': t_start, 'seconds': round(time.time() - t0, 1), 'executed': execute, 'errors': errors,
+                'repo_url': cfg['repo_url'],
                 'pages': {s: str(Path(dest_of(s)).with_suffix('.html').as_posix()) for s in site.page_of}}
         (site_dir / '_build_info.json').write_text(json.dumps(info, indent=1))
     if keep_src is None: shutil.rmtree(stage, ignore_errors=True)
@@ -515,8 +579,11 @@ def main(argv=None):
     p.add_argument('--strict', action='store_true', help='MkDocs warnings (e.g. broken links) fail the build')
     p.add_argument('--keep-src', type=Path, default=None, help='keep the staged Markdown + mkdocs.yml in this folder')
     p.add_argument('--root', type=Path, default=ROOT, help='project root (default: the one holding this script)')
+    p.add_argument('--repo-url', default=None, help='repository that source links point to, e.g. https://github.com/OWNER/NAME '
+                   '(default $DOCS_REPO_URL; unset: no links to a remote repository)')
+    p.add_argument('--repo-branch', default=None, help='branch of --repo-url (default $DOCS_REPO_BRANCH, else main)')
     a = p.parse_args(argv)
-    return build(a.site, a.jobs, a.execute, a.strict, a.keep_src, a.root.resolve())
+    return build(a.site, a.jobs, a.execute, a.strict, a.keep_src, a.root.resolve(), a.repo_url, a.repo_branch)
 
 
 if __name__ == '__main__': sys.exit(main())
