@@ -3,8 +3,9 @@
 Modules:
 
 - `reformer_repro.bench`: Timing and peak memory of one case per fresh Python process, and the LSH-attention speed sweep of paper Fig. 5 (right): time per batch at a fixed number of tokens as the sequence length grows.
-- `reformer_repro.cli`: `reformer-repro`: run one task, reproduce every claim and write the report, or rebuild the report from saved results.
+- `reformer_repro.cli`: `reformer-repro`: train one model, run one experiment, reproduce every claim and write the report, print a task's config, or run a benchmark.
 - `reformer_repro.data`: The paper's three workloads as fastai `DataLoaders`: the synthetic duplication task (§5), byte-level enwik8 and WMT14 English–German, read from the real files when they are here and from the Hugging Face hub otherwise — failing in seconds, never hanging, when offline.
+- `reformer_repro.exp.configs`: The paper's claims as pinned experiments: one config dataclass per task, values per scale, and `key=value` overrides parsed with each field's type.
 - `reformer_repro.experiments`: Every claim of the paper as a pinned, versioned experiment: one config dataclass per task and scale (saved as JSON beside its results), a runner that trains and evaluates each arm for each seed through the library's data and training modules, and one JSON file per run.
 - `reformer_repro.lsh`: Angular locality-sensitive hashing, sorting into chunks and multi-round LSH attention (paper §2 and appendix A), vectorised over batch, heads and rounds, and checked against a brute-force reference written straight from the paper's equations.
 - `reformer_repro.reformer`: The named model families of the paper — `LSHLM`, `ReversibleLM`, `ReformerLM` and the encoder-decoders `ReversibleTransformer` and `ReformerEncDec` — as thin presets of the one `TransformerConfig`, plus incremental generation with LSH attention.
