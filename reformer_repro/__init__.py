@@ -4,7 +4,10 @@ Modules:
 
 - `reformer_repro.bench`: Timing and peak memory of one case per fresh Python process, and the LSH-attention speed sweep of paper Fig. 5 (right): time per batch at a fixed number of tokens as the sequence length grows.
 - `reformer_repro.cli`: `reformer-repro`: train one model, run one experiment, reproduce every claim and write the report, print a task's config, or run a benchmark.
-- `reformer_repro.data`: The paper's three workloads as fastai `DataLoaders`: the synthetic duplication task (§5), byte-level enwik8 and WMT14 English–German, read from the real files when they are here and from the Hugging Face hub otherwise — failing in seconds, never hanging, when offline.
+- `reformer_repro.data.core`: What every data module relies on: one convention for unscored targets, a seeded epoch-aware `DataLoader`, where downloads are kept, how "offline" is decided in seconds, how local files are found, and the fingerprint that ties a result to the exact data it was computed from.
+- `reformer_repro.data.enwik8`: enwik8 as a verified uint8 tensor — from a local file, the Hugging Face hub or the original URL, failing in seconds when offline — its standard split, and fastai `DataLoaders` of fixed-length byte windows that score every evaluation byte exactly once.
+- `reformer_repro.data.synthetic`: The paper's §5 sanity task — copy a random sequence seen half a sequence earlier — as deterministic, regenerable fastai `DataLoaders`.
+- `reformer_repro.data.wmt`: Parallel corpora from local files (OpenNMT or `<split>.en/.de` layouts, Moses-tokenised or raw) or the Hugging Face hub, a shared byte-level BPE vocabulary, and length-bucketed `(src, tgt_in, tgt_out)` batches for encoder–decoder training.
 - `reformer_repro.exp.configs`: The paper's claims as pinned experiments: one config dataclass per task, values per scale, and `key=value` overrides parsed with each field's type.
 - `reformer_repro.exp.report`: From saved results to `REPORT.md`: aggregate seeds (mean ± std), put our numbers beside the paper's and the 2020 reproduction's, decide per claim whether it held, and draw the plots.
 - `reformer_repro.exp.store`: Where experiment results live, what each one records about its provenance (code version, machine, data), and how they are written so that a half-written or lost file cannot happen.
