@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import ClassVar
 
 # %% auto #0
-__all__ = ['TASKS', 'SCALES', 'LM_TASKS', 'CONFIG_CLASSES', 'PREFIX_1M', 'CONFIGS', 'check_task', 'check_scale',
-           'ExperimentConfig', 'load_config', 'parse_overrides', 'SyntheticConfig', 'LMConfig', 'SharedQKConfig',
-           'ReversibleConfig', 'NHashesConfig', 'NLayersConfig', 'WMTConfig', 'SpeedConfig', 'MemoryConfig',
-           'get_config', 'arms_of']
+__all__ = ['TASKS', 'SCALES', 'LM_TASKS', 'FAMILIES', 'CONFIG_CLASSES', 'PREFIX_1M', 'CONFIGS', 'check_task', 'check_scale',
+           'ExperimentConfig', 'load_config', 'validate', 'model_fields', 'check_model', 'parse_overrides',
+           'SyntheticConfig', 'LMConfig', 'SharedQKConfig', 'ReversibleConfig', 'NHashesConfig', 'NLayersConfig',
+           'WMTConfig', 'SpeedConfig', 'MemoryConfig', 'get_config', 'arms_of']
 
 # %% ../../nbs/40_exp_configs.ipynb #ce0db503
 TASKS = ('synthetic', 'shared_qk', 'reversible', 'n_hashes', 'n_layers', 'wmt', 'speed', 'memory')
@@ -41,7 +41,7 @@ class ExperimentConfig:
     seed0: int = 0
     notes: str = ''                  # free text: what this scale is for, what was reduced and why
 
-    def __post_init__(self): check_scale(self.scale)
+    def __post_init__(self): check_scale(self.scale); validate(self)
 
     @property
     def seed_list(self) -> list[int]: return list(range(self.seed0, self.seed0 + self.seeds))
@@ -77,42 +77,160 @@ def load_config(path) -> ExperimentConfig:
     return ExperimentConfig.from_dict(json.loads(Path(path).read_text()))
 
 # %% ../../nbs/40_exp_configs.ipynb #ec45ef04
+FAMILIES = ('TransformerLM', 'LSHLM', 'ReversibleLM', 'ReformerLM', 'Transformer', 'ReversibleTransformer', 'ReformerEncDec')
+
+def _at_least(lo, strict: bool = False):
+    def rule(v): return f"must be {'>' if strict else '≥'} {lo}" if (v <= lo if strict else v < lo) else None
+    return rule
+
+def _one_of(*choices):
+    def rule(v): return None if v in choices else f"must be one of {', '.join(map(str, choices))}"
+    return rule
+
+def _attention(v):
+    "'full' or 'lsh-<n_hashes>'."
+    if v == 'full': return None
+    n = v[4:] if isinstance(v, str) and v.startswith('lsh-') else ''
+    return None if n.isdigit() and int(n) >= 1 else "must be 'full' or 'lsh-<n_hashes>' (e.g. lsh-4)"
+
+def _each(rule):
+    def check(v):
+        if not v: return 'must not be empty'
+        for x in v:
+            if (why := rule(x)): return f"has {x!r}, which {why}"
+    return check
+
+def _hashes(v):
+    "memory: one n_hashes (int); speed: a tuple of them."
+    return _each(_at_least(1))(v) if isinstance(v, tuple) else _at_least(1)(v)
+
+_pos = _at_least(1)
+_RULES = dict(seeds=_pos, seed0=_at_least(0), steps=_pos, bs=_pos, lr=_at_least(0, True), seq_len=_pos, vocab_sz=_at_least(2),
+              d_model=_pos, d_ff=_pos, n_heads=_pos, n_layers=_pos, bucket_size=_pos, n_valid=_pos, eval_repeats=_pos,
+              prefix_bytes=_pos, eval_every=_pos, eval_batches=_pos, grad_clip=_at_least(0, True),
+              optimizer=_one_of('adam', 'adafactor'), pos_enc=_one_of('absolute', 'sinusoidal', 'axial', 'none'),
+              train_arms=_each(_attention), eval_arms=_each(_attention), vocab_size=_at_least(8), max_len=_pos, n_train=_pos,
+              n_test=_pos, epochs=_pos, tokens=_pos, seq_lens=_each(_pos), n_hashes=_hashes, full_max_len=_pos, repeats=_pos,
+              timeout=_at_least(0, True), layers=_each(_pos), models=_each(_one_of(*FAMILIES[:4])))
+
+_TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'tuple': tuple, 'dict': dict}
+
+def _check_type(name: str, value, ftype: str):
+    "`value` as field `name` of annotation `ftype` holds it (ints accepted for floats), else ValueError."
+    kinds = [k.strip() for k in str(ftype).split('|')]
+    if value is None:
+        if 'None' in kinds: return None
+        raise ValueError(f"{name}=None is not allowed: {name} needs a value of type {ftype}")
+    for k in kinds:
+        t = _TYPES.get(k)
+        if t is None: continue
+        if t is float and isinstance(value, int) and not isinstance(value, bool): return float(value)
+        if t is int and isinstance(value, bool): continue
+        if t is tuple and isinstance(value, list): value = tuple(value)
+        if isinstance(value, t): return value
+    kind = 'an integer' if 'int' in kinds else f"of type {ftype}"
+    raise ValueError(f"{name}={value!r} must be {kind}")
+
+def validate(cfg) -> None:
+    "Check every field of `cfg` against its type and valid range; ValueError naming the first bad one."
+    for f in fields(cfg):
+        v = _check_type(f.name, getattr(cfg, f.name), f.type)
+        object.__setattr__(cfg, f.name, v)
+        if v is not None and f.name in _RULES and (why := _RULES[f.name](v)):
+            raise ValueError(f"{f.name}={v!r} {why} (task {cfg.task!r})")
+
+# %% ../../nbs/40_exp_configs.ipynb #82bc980b
 def _parse_value(text: str, current, ftype: str):
     t = text.strip()
+    kinds = [k.strip() for k in str(ftype).split('|')]
     if t.lower() in ('none', 'null'): return None
-    if isinstance(current, bool) or ftype in ('bool', 'bool | None'):
+    if isinstance(current, bool) or 'bool' in kinds:
         if t.lower() in ('1', 'true', 'yes', 'on'): return True
         if t.lower() in ('0', 'false', 'no', 'off'): return False
         raise ValueError(f"expected true/false, got {text!r}")
+    if 'dict' in kinds or isinstance(current, dict):
+        try: v = json.loads(t)
+        except json.JSONDecodeError: v = None
+        if not isinstance(v, dict): raise ValueError('expected a JSON object, e.g. model=\'{"n_layers": 3}\', or dotted keys: model.n_layers=3')
+        return v
     if t.startswith(('{', '[')): return json.loads(t)
-    if isinstance(current, tuple) or 'tuple' in ftype:
-        items = [s.strip() for s in t.split(',') if s.strip()]
-        def conv(s):
-            for c in (int, float):
-                try: return c(s)
-                except ValueError: pass
-            return s
-        return tuple(conv(s) for s in items)
-    if isinstance(current, int) or ftype.startswith('int'):
+    if isinstance(current, tuple) or 'tuple' in kinds:
+        return tuple(_number(s.strip()) for s in t.split(',') if s.strip())
+    if (isinstance(current, int) and not isinstance(current, bool)) or 'int' in kinds:
         try: return int(t)
-        except ValueError: return int(float(t))   # 1e4
-    if isinstance(current, float) or ftype.startswith('float'): return float(t)
+        except ValueError: pass
+        try: f = float(t)                        # 1e4
+        except ValueError: raise ValueError(f"expected an integer, got {text!r}") from None
+        if f != int(f): raise ValueError(f"expected an integer, got {text!r}")
+        return int(f)
+    if isinstance(current, float) or 'float' in kinds:
+        try: return float(t)
+        except ValueError: raise ValueError(f"expected a number, got {text!r}") from None
     return t
 
+def _number(s: str):
+    for c in (int, float):
+        try: return c(s)
+        except ValueError: pass
+    return s
+
+def _did_you_mean(name: str, valid) -> str:
+    import difflib
+    close = difflib.get_close_matches(name, list(valid), n=1)
+    return f"did you mean {close[0]!r}? " if close else ''
+
+def model_fields() -> dict:
+    "TransformerConfig's fields: name -> annotation (what `model` / arm settings may contain)."
+    from reformer_repro.transformer import TransformerConfig
+    return {f.name: str(f.type) for f in fields(TransformerConfig)}
+
+def check_model(model: dict, where: str = 'model', family: bool = False) -> dict:
+    "`model` settings checked against `TransformerConfig` (names, types); `family` allows an arm's 'family' key."
+    valid = model_fields()
+    out = {}
+    for k, v in model.items():
+        if family and k == 'family':
+            if v not in FAMILIES: raise ValueError(f"{where}.family={v!r}: {_did_you_mean(str(v), FAMILIES)}model families: {', '.join(FAMILIES)}")
+            out[k] = v; continue
+        if k not in valid:
+            raise ValueError(f"unknown model setting {where}.{k}: {_did_you_mean(k, valid)}valid: {', '.join(sorted(valid))}")
+        out[k] = _check_type(f"{where}.{k}", v, valid[k])
+    return out
+
 def parse_overrides(cfg: ExperimentConfig, overrides) -> dict:
-    "Turn ['key=value', ...] (or a dict) into typed field values for `cfg`, with clear errors for unknown keys."
+    "Turn ['key=value', ...] (or a dict) into checked field values for `cfg`: unknown keys, bad types and `scale` are refused."
     if overrides is None: return {}
     items = overrides.items() if isinstance(overrides, dict) else [o.split('=', 1) if '=' in o else (o, None) for o in overrides]
     valid = {f.name: f for f in fields(cfg)}
     out = {}
     for k, v in items:
         if v is None: raise ValueError(f"override {k!r} must look like key=value")
-        if k not in valid: raise ValueError(f"unknown setting {k!r} for task {cfg.task!r}; valid: {', '.join(sorted(valid))}")
+        k = k.strip()
+        if k in ('scale', 'task'):
+            raise ValueError(f"{k} cannot be overridden: it chooses the pinned values (use --{k} / the command's {k} argument)")
+        head, _, sub = k.partition('.')
+        if sub:
+            if head != 'model' or 'model' not in valid:
+                raise ValueError(f"dotted setting {k!r}: only model.<setting> is nested (task {cfg.task!r})")
+            mf = model_fields()
+            if sub not in mf: raise ValueError(f"unknown model setting {k!r}: {_did_you_mean(sub, mf)}valid: {', '.join(sorted(mf))}")
+            if isinstance(v, str):
+                try: v = _parse_value(v, None, mf[sub])
+                except (ValueError, json.JSONDecodeError) as e: raise ValueError(f"cannot parse {k}={v!r}: {e}") from None
+            out['model'] = {**out.get('model', cfg.model), **check_model({sub: v})}
+            continue
+        if k not in valid:
+            raise ValueError(f"unknown setting {k!r} for task {cfg.task!r}: {_did_you_mean(k, valid)}valid: {', '.join(sorted(valid))}")
         cur = getattr(cfg, k)
         if isinstance(v, str):
             try: v = _parse_value(v, cur, str(valid[k].type))
             except (ValueError, json.JSONDecodeError) as e: raise ValueError(f"cannot parse {k}={v!r}: {e}") from None
-        if k == 'model' and isinstance(cur, dict) and isinstance(v, dict): v = {**cur, **v}    # change some model fields
+        if k == 'model':
+            if not isinstance(v, dict): raise ValueError(f"model={v!r} must be a mapping of model settings")
+            v = {**out.get('model', cur), **check_model(v)}              # change some model fields
+        if k == 'arms':
+            if not isinstance(v, dict): raise ValueError(f"arms={v!r} must map arm names to model settings")
+            v = {a: check_model(dict(m), f"arms.{a}", family=True) for a, m in v.items()}
         out[k] = v
     return out
 
