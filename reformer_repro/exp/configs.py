@@ -220,7 +220,7 @@ def parse_overrides(cfg: ExperimentConfig, overrides) -> dict:
             out['model'] = {**out.get('model', cfg.model), **check_model({sub: v})}
             continue
         if k not in valid:
-            raise ValueError(f"unknown setting {k!r} for task {cfg.task!r}: {_did_you_mean(k, valid)}valid: {', '.join(sorted(valid))}")
+            raise ValueError(f"unknown setting {k!r} for task {cfg.task!r}: {_did_you_mean(k, valid)}valid: {', '.join(sorted(set(valid) - {'scale'}))}")
         cur = getattr(cfg, k)
         if isinstance(v, str):
             try: v = _parse_value(v, cur, str(valid[k].type))
