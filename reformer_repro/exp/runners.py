@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Callable
 from .configs import (TASKS, LM_TASKS, ExperimentConfig, LMConfig, SyntheticConfig, WMTConfig, SpeedConfig,
                                         MemoryConfig, get_config, check_task, arms_of)
+from ..data import enwik8_bytes, wmt_corpus, data_fingerprint, DataNotAvailableError
+from ..train.run import train
 from .store import (default_results_dir, result_path, run_key, make_result, save_result, find_run,
-                                      write_json)
+                                      write_json, experiments_dir)
 
 # %% auto #0
 __all__ = ['TRAINED_TASKS', 'RUNNERS', 'train_spec', 'run_spec', 'task_data', 'data_missing', 'RunContext', 'run_task',
@@ -46,10 +48,9 @@ def _lm_spec(cfg: LMConfig, arm: str, seed: int) -> dict:
 
 def _wmt_spec(cfg: WMTConfig, arm: str, seed: int) -> dict:
     return dict(task='wmt14', model_class='Transformer', model={**cfg.model, **cfg.arms[arm]},
-                data=dict(source=cfg.data, n_train=cfg.n_train, n_valid=cfg.n_valid, vocab_size=cfg.vocab_size,
-                          max_len=cfg.max_len, bs=cfg.bs),
-                steps=None, n_epoch=cfg.epochs, lr=cfg.lr, schedule='one_cycle', opt='adam', grad_clip=1.0,
-                bleu=True, bleu_max=cfg.n_test, seed=seed)
+                data=dict(source=cfg.data, n_train=cfg.n_train, n_valid=cfg.n_valid, n_test=cfg.n_test,
+                          vocab_size=cfg.vocab_size, max_len=cfg.max_len, bs=cfg.bs),
+                steps=None, n_epoch=cfg.epochs, lr=cfg.lr, schedule='one_cycle', opt='adam', grad_clip=1.0, bleu=True, seed=seed)
 
 _SPECS = {'synthetic': _synthetic_spec, **{t: _lm_spec for t in LM_TASKS}, 'wmt': _wmt_spec}
 TRAINED_TASKS = tuple(_SPECS)
@@ -72,14 +73,12 @@ def run_spec(cfg: ExperimentConfig, arm: str, seed: int, data: str | None = None
 # %% ../../nbs/45_exp_runners.ipynb #a5efa337
 def task_data(cfg: ExperimentConfig) -> str | None:
     "Fingerprint of the data `cfg`'s task reads (None: it reads none, or generates it from the seed); `DataNotAvailableError` if missing."
-    from reformer_repro.data import enwik8_bytes, wmt_corpus, data_fingerprint
     if isinstance(cfg, LMConfig): return data_fingerprint(enwik8_bytes(cfg.data, cfg.prefix_bytes))
     if isinstance(cfg, WMTConfig): return data_fingerprint(wmt_corpus(cfg.data, cfg.n_train, cfg.n_valid))
     return None
 
 def data_missing(cfg: ExperimentConfig) -> str | None:
     "None when `cfg`'s task can get its data, else the reason and how to supply it."
-    from reformer_repro.data import DataNotAvailableError
     try: task_data(cfg)
     except DataNotAvailableError as e: return str(e)
     return None
@@ -99,7 +98,7 @@ def _timing(res) -> dict:
 def _lm_numbers(cfg, res) -> tuple[dict, dict]:
     m = res.metrics
     metrics = dict(valid_bpc=m['valid_bpc'], valid_loss=m['valid_loss'], **_timing(res))
-    if m.get('split_sizes'): metrics['split_sizes'] = list(m['split_sizes'])
+    if res.info.get('split_sizes'): metrics['split_sizes'] = list(res.info['split_sizes'])
     c = res.curves or {}
     return metrics, dict(step=c.get('step', []), valid_bpc=c.get('valid_bpc', []), train_loss=c.get('train_loss', []))
 
@@ -107,25 +106,23 @@ def _synthetic_numbers(cfg, res) -> tuple[dict, dict]:
     ev = res.metrics.get('eval', {})
     metrics = dict(accuracy={a: ev[a] for a in cfg.eval_arms}, **_timing(res))
     c = res.curves or {}
-    return metrics, dict(step=c.get('step', []), valid_accuracy=c.get('accuracy', c.get('valid_accuracy', [])),
-                         train_loss=c.get('train_loss', []))
+    return metrics, dict(step=c.get('step', []), valid_accuracy=c.get('valid_accuracy', []), train_loss=c.get('train_loss', []))
 
 def _wmt_numbers(cfg, res) -> tuple[dict, dict]:
     m = res.metrics
     metrics = dict(bleu=m.get('bleu'), valid_loss=m['valid_loss'], **_timing(res))
     for k in ('n_test', 'n_train', 'vocab_sz', 'examples'):
-        if k in m: metrics[k] = m[k]
+        if k in res.info: metrics[k] = res.info[k]
     return metrics, {}
 
 _NUMBERS = {'synthetic': _synthetic_numbers, **{t: _lm_numbers for t in LM_TASKS}, 'wmt': _wmt_numbers}
 
 def _run_trained(cfg: ExperimentConfig, arm: str, seed: int, run: dict, ctx: RunContext) -> dict:
-    from reformer_repro.train.run import train
-    spec = dict(run['spec'], wandb=None if ctx.wandb == 'disabled' else ctx.wandb, name=f"{cfg.task}-{arm}-s{seed}-{cfg.scale}",
-                group=f"{cfg.task}-{cfg.scale}", tags=[cfg.task, cfg.scale])
+    spec = dict(run['spec'], wandb=ctx.wandb, wandb_dir=str(experiments_dir()/'runs'), name=f"{cfg.task}-{arm}-s{seed}-{cfg.scale}",
+                group=f"{cfg.task}-{cfg.scale}", tags=(cfg.task, cfg.scale))
     res = train(spec)
     metrics, curves = _NUMBERS[cfg.task](cfg, res)
-    return make_result(cfg, arm, seed, run, metrics, curves)
+    return make_result(cfg, arm, seed, run, metrics, curves, data_fingerprint=res.info.get('data_fingerprint'))
 
 # %% ../../nbs/45_exp_runners.ipynb #a6b6fe2d
 def _run_speed(cfg: SpeedConfig, arm: str, seed: int, run: dict, ctx: RunContext) -> dict:
@@ -160,7 +157,6 @@ def run_task(task: str, scale: str = 'cpu', seeds: int | None = None, wandb: str
              overrides=None, force: bool = False, threads: int | None = None, log: Callable = print,
              cfg: ExperimentConfig | None = None) -> list[Path]:
     "Run every arm and seed of `task` at `scale`; returns the result files (empty when the data is missing)."
-    from reformer_repro.data import DataNotAvailableError
     cfg = cfg or get_config(task, scale, overrides)
     if seeds is not None: cfg = cfg.replace(seeds=seeds)
     if wandb not in ('offline', 'online', 'disabled'): raise ValueError(f"wandb={wandb!r} must be 'offline', 'online' or 'disabled'")
