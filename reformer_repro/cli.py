@@ -83,18 +83,18 @@ def main(argv=None) -> int:
             from reformer_repro.exp.configs import get_config
             print(json.dumps(get_config(a.task, a.scale, a.overrides).to_dict(), indent=1)); return 0
         if a.cmd == 'run':
-            from reformer_repro.experiments import run_task
+            from reformer_repro.exp.runners import run_task
             run_task(a.task, a.scale, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir, overrides=a.overrides,
                      force=a.force, threads=a.threads)
             return 0
         if a.cmd == 'reproduce':
-            from reformer_repro.experiments import reproduce
+            from reformer_repro.exp.runners import reproduce
             out = reproduce(a.scale, only=a.only, skip=a.skip, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir,
                             force=a.force, threads=a.threads, out=a.out)
             print(f"report: {out}"); return 0
         if a.cmd == 'report':
-            from reformer_repro.experiments import default_results_dir
-            from reformer_repro.report import render_report
+            from reformer_repro.exp.store import default_results_dir
+            from reformer_repro.exp.report import render_report
             rd = a.results_dir
             if rd is None:   # the committed results if they exist, else the smoke scratch results
                 rd = next((d for d in (default_results_dir('cpu'), default_results_dir('smoke')) if d.is_dir()), default_results_dir('cpu'))
