@@ -3,7 +3,8 @@
 
 One attention layer (d_model 256, 4 heads, bucket 64 by default), LSH with each --n-hashes and full attention
 (PyTorch SDPA, causal), forward and forward+backward; every case runs in its own Python process so that peak
-memory is measured per case. Writes JSON (all fields of every case) and a PNG next to it.
+memory is measured per case. The sweep is `reformer_repro.bench.cases.lsh_speed_sweep` (nbs/32_bench_cases.ipynb);
+this script parses the command line and writes JSON (all fields of every case) and a PNG next to it.
 
     python experiments/bench_lsh_speed.py --lengths 1024 2048 4096 8192 16384 --n-hashes 1 2 4 8 \
         --tokens 32768 --device cpu --out experiments/results/bench/lsh_speed_cpu.json
@@ -12,7 +13,8 @@ import argparse, json, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run from a checkout without installing
-from reformer_repro.bench import lsh_speed_sweep, save_results, plot_lsh_speed, results_table, bench_meta
+from reformer_repro.bench.cases import lsh_speed_sweep, plot_lsh_speed, results_table
+from reformer_repro.bench.harness import save_bench, bench_meta
 
 
 def main(argv=None):
@@ -46,7 +48,7 @@ def main(argv=None):
                           full=not a.no_full, full_max_len=a.full_max_len, timeout=a.timeout, warmup=a.warmup,
                           repeats=a.repeats, mem_limit_mib=a.mem_cap_mib, threads=a.threads, isolate=not a.in_process,
                           progress=False, **common)
-    out = save_results(res, a.out, meta)
+    out = save_bench(res, a.out, meta)
     plot_lsh_speed(res, out.with_suffix('.png'),
                    title=f"one attention layer, {a.tokens} tokens/batch, {a.device} {a.dtype}")
     print(f'\nseconds per batch ({a.tokens} tokens)\n' + results_table(res))

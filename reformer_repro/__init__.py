@@ -2,7 +2,11 @@
 
 Modules:
 
-- `reformer_repro.bench`: Timing and peak memory of one case per fresh Python process, and the LSH-attention speed sweep of paper Fig. 5 (right): time per batch at a fixed number of tokens as the sequence length grows.
+- `reformer_repro.bench.cases`: The measurements behind the paper's efficiency claims: attention time vs sequence length at a fixed number of tokens (Fig. 5, right), and the memory of a training step vs depth (Table 3, §3) — each case in its own process, each sweep usable by the experiment runners.
+- `reformer_repro.bench.child`: Entry point of a benchmark case's own process: `python -m reformer_repro.bench.child PAYLOAD_JSON RESULT_PATH`.
+- `reformer_repro.bench.flops`: What one language-model step costs in floating-point operations, counted from the model's shape, and what the machine does per second: together, a lower bound on a step's time.
+- `reformer_repro.bench.harness`: Time a function, and measure a case's peak memory in a fresh Python process of its own: the child module, `run_in_subprocess`, where a benchmark ran, and its JSON.
+- `reformer_repro.bench.peers`: One training step and one inference forward of the same causal character LM in this library, in reformer-pytorch and in Hugging Face transformers, at growing sequence length: time, peak memory and the FLOP bound, with a markdown report.
 - `reformer_repro.cli`: `reformer-repro`: train one model, run one experiment, reproduce every claim and write the report, print a task's config, or run a benchmark.
 - `reformer_repro.data.core`: What every data module relies on: one convention for unscored targets, a seeded epoch-aware `DataLoader`, where downloads are kept, how "offline" is decided in seconds, how local files are found, and the fingerprint that ties a result to the exact data it was computed from.
 - `reformer_repro.data.enwik8`: enwik8 as a verified uint8 tensor — from a local file, the Hugging Face hub or the original URL, failing in seconds when offline — its standard split, and fastai `DataLoaders` of fixed-length byte windows that score every evaluation byte exactly once.
