@@ -15,6 +15,7 @@ from .configs import (TASKS, LM_TASKS, ExperimentConfig, LMConfig, SyntheticConf
                                         MemoryConfig, get_config, check_task, arms_of)
 from ..data import enwik8_bytes, wmt_corpus, data_fingerprint, DataNotAvailableError
 from ..train.run import train
+from ..bench.cases import lsh_speed_sweep, memory_depth_sweep
 from .store import (default_results_dir, result_path, run_key, make_result, save_result, find_run,
                                       write_json, experiments_dir)
 
@@ -127,7 +128,6 @@ def _run_trained(cfg: ExperimentConfig, arm: str, seed: int, run: dict, ctx: Run
 # %% ../../nbs/45_exp_runners.ipynb #a6b6fe2d
 def _run_speed(cfg: SpeedConfig, arm: str, seed: int, run: dict, ctx: RunContext) -> dict:
     import torch
-    from reformer_repro.bench import lsh_speed_sweep
     full = arm == 'full'
     rows = lsh_speed_sweep(cfg.seq_lens, n_hashes=() if full else (_n_hashes(arm),), tokens=cfg.tokens,
                            device='cuda' if torch.cuda.is_available() else 'cpu', modes=('fwdbwd' if cfg.backward else 'fwd',),
@@ -142,7 +142,17 @@ def _run_speed(cfg: SpeedConfig, arm: str, seed: int, run: dict, ctx: RunContext
     return make_result(cfg, arm, seed, run, metrics)
 
 def _run_memory(cfg: MemoryConfig, arm: str, seed: int, run: dict, ctx: RunContext) -> dict:
-    raise NotImplementedError('memory vs depth runs the bench package\'s case')
+    import torch
+    dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    extra = dict(n_hashes=cfg.n_hashes, bucket_size=cfg.bucket_size) if arm in ('LSHLM', 'ReformerLM') else {}
+    rows = memory_depth_sweep(models=(arm,), layers=cfg.layers, seq_len=cfg.seq_len, batch=cfg.bs, d_model=cfg.d_model,
+                              n_heads=cfg.n_heads, device=dev, threads=ctx.threads, timeout=cfg.timeout, extra=extra,
+                              log=lambda m: ctx.log('  ' + m))
+    mib = lambda k: [r.get(k) for r in rows]          # the bench case reports MiB
+    metrics = dict(n_layers=list(cfg.layers), activation_mib=mib('activation_mib'), activation_incl_grads_mib=mib('activation_incl_grads_mib'),
+                   total_mib=mib('total_mib'), baseline_mib=mib('baseline_mib'), step_s=mib('step_s'), n_params=mib('n_params'),
+                   device=dev, errors=[r['error'][-500:] if 'error' in r else None for r in rows])
+    return make_result(cfg, arm, seed, run, metrics)
 
 RUNNERS: dict[str, Callable] = {**{t: _run_trained for t in TRAINED_TASKS}, 'speed': _run_speed, 'memory': _run_memory}
 
