@@ -556,7 +556,7 @@ def render_report(results_dir=None, scale: str | None = None, out=None, referenc
         if s.task == 'shared_qk' and 'lm' in figs: lines += [f"![validation bpc curves]({rel(figs['lm'])})", '']
         lines += [f"**Verdict: {s.verdict}.** {s.reason}", '']
     lines += ['## How these numbers were made', '',
-              f"`reformer-repro reproduce --scale {scale}` ran each task through `reformer_repro.exp.runners` (pinned configs: "
+              f"`reformer-repro reproduce --scale {scale}` ran each task (pinned configs: "
               f"`reformer-repro config TASK --scale {scale}`; each task's `config.json` is saved beside its results) and "
               "`reformer-repro report` wrote this file from the saved JSON. Every training run logged to Weights & Biases "
               "(offline by default; `wandb sync experiments/runs/wandb/offline-run-*` uploads them).", '',
