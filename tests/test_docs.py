@@ -176,14 +176,14 @@ def test_lsh_page(site):
 
 
 def test_training_page_demos(site):
-    "The training page: API entries in source order, and the demo of each task (its code; outputs appear when the notebook is run)."
-    pg = page(site, 'nbs/08_training.html')
+    "The training pages: metrics API entries in source order, and the demo of each task (its code; outputs appear when the notebook is run)."
+    pg = page(site, 'nbs/20_train_metrics.html')
     names = ('lm_loss', 'masked_accuracy', 'bits_per_char', 'perplexity')   # one exported cell, in this order
     test_order = [a['id'] for t, a in pg.tags if a.get('id') in names]
     assert test_order == list(names), test_order
-    art = pg.article
-    for s in ('Demos: the three tasks', 'def demo_config(', "demo_config('synthetic')", "demo_config('enwik8')", "demo_config('wmt14')"):
-        assert s in art, f'{s!r} missing from the training page'
+    art = page(site, 'nbs/25_train_run.html').article
+    for s in ('Demos: the three tasks', 'def demo_spec(', "demo_spec('synthetic')", "demo_spec('enwik8')", "demo_spec('wmt14')"):
+        assert s in art, f'{s!r} missing from the training-run page'
 
 
 def test_no_raw_markup(site):
