@@ -58,7 +58,7 @@ def test_reproduce_smoke(tmp_path):
     assert len(sections) == len(TASKS), [s.splitlines()[0] for s in sections]
     for s in sections:
         assert '| ---' in s or '| :---' in s, s[:200]
-        assert re.search(r'\*\*Verdict: (held|partly held|did not hold|inconclusive)\.\*\*', s), s[-400:]
+        assert '**Verdict: smoke: not judged.**' in s, s[-400:]        # a plumbing check issues no verdicts
     for bad in ('not run', 'n/a', 'report error', 'Could not summarise'):
         assert bad not in text, bad
     # the paper's and the 2020 reproduction's numbers stand beside ours

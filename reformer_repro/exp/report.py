@@ -15,12 +15,13 @@ from .configs import TASKS, SCALES, LM_TASKS, check_scale
 from .store import load_results, experiments_dir, default_results_dir, write_atomic
 
 # %% auto #0
-__all__ = ['HELD', 'PARTLY', 'FAILED', 'INCONCLUSIVE', 'NOT_RUN', 'LEARNED_BPC', 'SECTIONS', 'reference_path', 'load_reference',
-           'Stat', 'aggregate', 'not_worse', 'monotone', 'Section', 'md_table', 'synthetic_matrix', 'table2_verdict',
-           'table2_summary', 'section_synthetic', 'lm_table', 'final_train_bpc', 'section_pair', 'section_n_hashes',
-           'section_n_layers', 'section_wmt', 'speed_rows', 'section_speed', 'memory_rows', 'grows_linearly',
-           'section_memory', 'plot_table2', 'plot_bpc_curves', 'plot_speed', 'plot_memory', 'available_scales',
-           'skip_reason', 'build_sections', 'render_report', 'write_report', 'task_section', 'plot_task']
+__all__ = ['HELD', 'PARTLY', 'FAILED', 'INCONCLUSIVE', 'NOT_RUN', 'NOT_JUDGED', 'LEARNED_BPC', 'SECTIONS', 'reference_path',
+           'load_reference', 'Stat', 'aggregate', 'not_worse', 'monotone', 'Section', 'md_table', 'synthetic_matrix',
+           'table2_verdict', 'table2_summary', 'section_synthetic', 'lm_table', 'final_train_bpc', 'section_pair',
+           'section_n_hashes', 'section_n_layers', 'section_wmt', 'speed_rows', 'section_speed', 'memory_rows',
+           'grows_linearly', 'section_memory', 'plot_table2', 'plot_bpc_curves', 'plot_speed', 'plot_memory',
+           'available_scales', 'skip_reason', 'build_sections', 'render_report', 'write_report', 'task_section',
+           'plot_task']
 
 # %% ../../nbs/44_exp_report.ipynb #4c841748
 def reference_path() -> Path: return experiments_dir()/'reference_numbers.json'
@@ -61,6 +62,7 @@ def aggregate(results: list[dict], key, value) -> dict:
 
 # %% ../../nbs/44_exp_report.ipynb #703bd330
 HELD, PARTLY, FAILED, INCONCLUSIVE, NOT_RUN = 'held', 'partly held', 'did not hold', 'inconclusive', 'not run'
+NOT_JUDGED = 'smoke: not judged'     # the smoke scale checks the plumbing; its numbers decide nothing
 
 def not_worse(a: Stat, b: Stat, floor: float = 0.02) -> tuple[bool, float, float]:
     "Is `a` (lower is better) not worse than baseline `b`? Returns (ok, a - b, tolerance)."
@@ -504,10 +506,12 @@ def build_sections(results_dir, scale: str, ref: dict, tasks=TASKS) -> list[Sect
             secs.append(Section(task, task, R.get('claim', ''), '', NOT_RUN, f"skipped: {why}" if why else
                                 f"not run at this scale (`reformer-repro run {task} --scale {scale}`)"))
             continue
-        try: secs.append(SECTIONS[task](rs, ref))
+        try: sec = SECTIONS[task](rs, ref)
         except Exception as e:
-            secs.append(Section(task, task, R.get('claim', ''), f"Could not summarise the results: `{type(e).__name__}: {e}`",
-                                INCONCLUSIVE, 'report error'))
+            sec = Section(task, task, R.get('claim', ''), f"Could not summarise the results: `{type(e).__name__}: {e}`",
+                          INCONCLUSIVE, 'report error')
+        if scale == 'smoke' and sec.verdict != NOT_RUN: sec.verdict = NOT_JUDGED
+        secs.append(sec)
     return secs
 
 def render_report(results_dir=None, scale: str | None = None, out=None, reference=None) -> Path:
@@ -541,7 +545,10 @@ def render_report(results_dir=None, scale: str | None = None, out=None, referenc
              f"{len(allr)} runs in `{rel(results_dir)}/{scale}/` ({compute / 60:.0f} min of compute on {m.get('processor', '?')}, "
              f"{m.get('cpu_count', '?')} cores, torch {m.get('torch', '?')}, {('GPU ' + m['cuda']) if m.get('cuda') else 'no GPU'}, "
              f"code {m.get('git') or '?'}). Reference numbers: `experiments/reference_numbers.json` (each with its source).", '']
-    if scale != 'paper':
+    if scale == 'smoke':
+        lines += ["> **Scale `smoke`** — a plumbing check: tiny models trained for seconds. It shows that every task runs "
+                  "end to end; its numbers decide nothing, so no claim is judged (`smoke: not judged`).", '']
+    elif scale != 'paper':
         lines += [f"> **Scale `{scale}`** — reduced models, data and training (see each section). These runs test whether the "
                   "paper's *effects* appear at small scale; absolute numbers are not comparable with the paper's. The enwik8 "
                   "tasks use a 1 MB prefix of enwik8 (prefix-scale) unless stated.", '']
