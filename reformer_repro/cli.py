@@ -25,6 +25,7 @@ def _common(p: argparse.ArgumentParser, overrides: bool = True):
     p.add_argument('--results-dir', type=Path, default=None, help='where results go (default experiments/results; smoke: experiments/runs/smoke/results)')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads for training (default: torch\'s choice)')
     p.add_argument('--force', action='store_true', help='re-run even when a result with the same settings exists')
+    p.add_argument('--allow-skip', action='store_true', help='exit 0 even when a task was skipped (its data missing)')
     if overrides: p.add_argument('overrides', nargs='*', metavar='key=value', help='override config fields')
 
 def parser() -> argparse.ArgumentParser:
@@ -84,14 +85,17 @@ def main(argv=None) -> int:
             print(json.dumps(get_config(a.task, a.scale, a.overrides).to_dict(), indent=1)); return 0
         if a.cmd == 'run':
             from reformer_repro.exp.runners import run_task
-            run_task(a.task, a.scale, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir, overrides=a.overrides,
-                     force=a.force, threads=a.threads)
-            return 0
+            paths = run_task(a.task, a.scale, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir, overrides=a.overrides,
+                             force=a.force, threads=a.threads)
+            return _summary(f"run {a.task} --scale {a.scale}", [a.task], [a.task] if paths else [], a)
         if a.cmd == 'reproduce':
             from reformer_repro.exp.runners import reproduce
+            from reformer_repro.exp.configs import TASKS as ALL
             out = reproduce(a.scale, only=a.only, skip=a.skip, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir,
                             force=a.force, threads=a.threads, out=a.out)
-            print(f"report: {out}"); return 0
+            tasks = [t for t in (a.only or ALL) if t not in set(a.skip)]
+            print(f"report: {out}")
+            return _summary(f"reproduce --scale {a.scale}", tasks, None, a)
         if a.cmd == 'report':
             from reformer_repro.exp.store import default_results_dir
             from reformer_repro.exp.report import render_report
@@ -102,6 +106,21 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"reformer-repro: error: {e}", file=sys.stderr); return 2
     return 1
+
+# %% ../nbs/50_cli.ipynb #d67e37f8
+def _summary(what: str, tasks: list[str], ran: list[str] | None, a) -> int:
+    "Print one summary line for `tasks`; exit status 3 when one was skipped (0 with --allow-skip)."
+    from reformer_repro.exp.report import skip_reason
+    from reformer_repro.exp.store import default_results_dir
+    rd = a.results_dir or default_results_dir(a.scale)
+    skipped = {t: skip_reason(rd, a.scale, t) for t in tasks if (ran is None or t not in ran)}
+    skipped = {t: why for t, why in skipped.items() if why is not None or ran is not None}
+    done = [t for t in tasks if t not in skipped]
+    line = f"reformer-repro {what}: {len(done)} of {len(tasks)} task{'s' if len(tasks) != 1 else ''} ran"
+    if skipped: line += '; skipped (data missing): ' + ', '.join(skipped)
+    if skipped and not a.allow_skip: line += ' — exit status 3 (--allow-skip accepts this)'
+    print(line)
+    return 3 if skipped and not a.allow_skip else 0
 
 # %% ../nbs/50_cli.ipynb #157e9c37
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())
