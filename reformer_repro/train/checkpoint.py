@@ -7,7 +7,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/train_checkpoint.html.md""
 
 # %% ../../nbs/22_train_checkpoint.ipynb #044b7c5b
 from __future__ import annotations
-import os, sys, time, random, warnings
+import os, sys, time, random, warnings, tempfile, contextlib
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -26,8 +26,8 @@ from ..transformer import TransformerConfig
 from .metrics import _unwrap, _distributed
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'global_rng_state', 'set_global_rng_state', 'dataloader_state', 'load_dataloader_state', 'all_gather',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback']
+__all__ = ['CKPT_FORMAT', 'global_rng_state', 'set_global_rng_state', 'dataloader_state', 'load_dataloader_state', 'atomic_write',
+           'all_gather', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback']
 
 # %% ../../nbs/22_train_checkpoint.ipynb #1456df0a
 CKPT_FORMAT = 'reformer_repro.checkpoint/1'
@@ -112,6 +112,30 @@ def load_dataloader_state(dl, st: dict) -> None:
         if isinstance(cur, _RNG_TYPES): _rng_set(cur, s)
         else: setattr(objs[prefix], k, s)
 
+# %% ../../nbs/22_train_checkpoint.ipynb #6f7f68e1
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
+
+def atomic_write(path, data: bytes | str | Callable) -> Path:
+    "Write `data` (bytes, text, or a function writing to a binary file) to `path` atomically: unique temp file, fsync, `os.replace`."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            if callable(data): data(f)
+            else: f.write(data.encode() if isinstance(data, str) else data)
+            f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())          # as an ordinary file would be (mkstemp makes it private)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try: os.fsync(dfd)                               # the rename itself reaches the disk
+    finally: os.close(dfd)
+    return path
+
 # %% ../../nbs/22_train_checkpoint.ipynb #1e2991f3
 def _builtin(o):
     "fastai's `L`s and numpy scalars (in optimiser state) as lists and Python numbers, so that checkpoints load with `weights_only=True`."
@@ -156,11 +180,7 @@ def save_checkpoint(learn: Learner, fname='checkpoint', position: dict | None = 
                 smooth_loss=dict(count=sl.count, val=sl.val) if sl is not None else None,
                 meta=dict(saved_by_rank=rank_distrib(), world_size=max(num_distrib(), 1), time=time.time(),
                           model_config=cfg, **(extra or {})))
-    file = _ckpt_file(learn, fname)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + '.tmp')
-    torch.save(ckpt, tmp); os.replace(tmp, file)   # an interrupted save leaves the old checkpoint
-    return file
+    return atomic_write(_ckpt_file(learn, fname), lambda f: torch.save(ckpt, f))   # an interrupted save leaves the old one
 
 # %% ../../nbs/22_train_checkpoint.ipynb #fc80c245
 class _Resume(Callback):

@@ -23,7 +23,7 @@ from .. import data as D
 from .metrics import lm_loss, evaluate, translate_and_score, _unwrap
 from .learner import (make_learner, fit_schedule, EvalCurve, StopAfterSteps, preserving_rng, with_n_hashes,
                                           SCHEDULES, PRECISIONS, OPTIMIZERS)
-from .checkpoint import CheckpointCallback, load_checkpoint, all_gather
+from .checkpoint import CheckpointCallback, load_checkpoint, all_gather, atomic_write
 from .logging import init_wandb, finish_wandb, log_wandb, WandbLogger, WANDB_MODES, _jsonable
 from .distributed import init_distributed, local_device, distributed, params_digest
 
@@ -328,7 +328,7 @@ def train(spec: TrainSpec | dict, verbose: bool = False) -> Result:
                                              out_dir=str(out) if out is not None else None),
                  model=_unwrap(learn.model))
     say(f"done: {res.summary()}; params sha256 {res.info['param_digests'][rank][:16]}")
-    if rank == 0 and out is not None: _write_json(out/'results.json', res.to_dict())
+    if rank == 0 and out is not None: atomic_write(out/'results.json', json.dumps(res.to_dict(), indent=1) + '\n')
     finish_wandb({**{k: v for k, v in metrics.items() if isinstance(v, float)}, 'steps': steps})
     distrib_barrier()
     return res
@@ -342,11 +342,6 @@ def _restore_curve(curve, st: dict | None) -> None:
 def _curves(curve, metric: str) -> dict:
     if curve is None: return {}
     return {'step': list(curve.steps), f'valid_{metric}': list(curve.values), 'train_loss': list(curve.train_loss)}
-
-def _write_json(path: Path, obj) -> Path:
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(obj, indent=1) + '\n'); os.replace(tmp, path)
-    return path
 
 # %% ../../nbs/25_train_run.ipynb #1c536aaa
 def _flag_type(f):
