@@ -103,7 +103,7 @@ def main(argv=None) -> int:
             if rd is None:   # the committed results if they exist, else the smoke scratch results
                 rd = next((d for d in (default_results_dir('cpu'), default_results_dir('smoke')) if d.is_dir()), default_results_dir('cpu'))
             print(f"report: {render_report(rd, a.scale, a.out)}"); return 0
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:     # a bad setting, missing or unwritable files: one line, no traceback
         print(f"reformer-repro: error: {e}", file=sys.stderr); return 2
     return 1
 

@@ -13,7 +13,7 @@ from .configs import ExperimentConfig, check_scale
 
 # %% auto #0
 __all__ = ['repo_root', 'experiments_dir', 'default_results_dir', 'result_path', 'code_version', 'machine_info', 'write_atomic',
-           'write_json', 'run_key', 'make_result', 'save_result', 'load_results', 'find_run']
+           'write_json', 'run_key', 'make_result', 'ResultWriteError', 'save_result', 'load_results', 'find_run']
 
 # %% ../../nbs/41_exp_store.ipynb #60559d93
 def repo_root(start=None) -> Path | None:
@@ -106,9 +106,24 @@ def make_result(cfg: ExperimentConfig, arm: str, seed: int, run: dict, metrics: 
                 metrics=metrics, curves=curves or {}, wall_time_s=wall_time_s, machine=machine, code_version=machine['git'],
                 finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'), config=cfg.to_dict(), **extra)
 
+class ResultWriteError(OSError):
+    "A result could not be written where it belongs; the message says where it was kept instead."
+
+def _rescue_dirs() -> list[Path]:
+    return [experiments_dir()/'runs'/'rescued', Path(tempfile.gettempdir())/'reformer_repro-rescued']
+
 def save_result(result: dict, results_dir) -> Path:
-    "Write `result` to its place under `results_dir` (atomically: a half-written file never exists)."
-    return write_json(result_path(results_dir, result['scale'], result['task'], result['arm'], result['seed']), result)
+    """Write `result` to its place under `results_dir` (atomically: a half-written file never exists). If that fails,
+    the result is written to a rescue folder first, then `ResultWriteError` names both: a trained arm is never lost."""
+    p = result_path(results_dir, result['scale'], result['task'], result['arm'], result['seed'])
+    try: return write_json(p, result)
+    except OSError as e:
+        for d in _rescue_dirs():
+            try: kept = write_json(d/result['scale']/result['task']/p.name, result); break
+            except OSError: kept = None
+        where = f"the result was kept in {kept}; move it to {p} once the folder is writable" if kept else \
+                "no rescue folder was writable either; the result is lost"
+        raise ResultWriteError(f"could not write {p}: {e.strerror or e}; {where}") from e
 
 def load_results(results_dir, scale: str | None = None, task: str | None = None) -> list[dict]:
     "Every result record under `results_dir` (optionally one scale / task), sorted by task, arm, seed."
