@@ -8,7 +8,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/train_run.html.md"""
 
 # %% ../../nbs/25_train_run.ipynb #f95d90aa
 from __future__ import annotations
-import os, sys, json, time, math, difflib, argparse, warnings, contextlib
+import os, sys, json, time, math, difflib, argparse, warnings, contextlib, fcntl, socket
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
@@ -29,7 +29,8 @@ from .distributed import init_distributed, local_device, distributed, params_dig
 
 # %% auto #0
 __all__ = ['TASKS', 'MAIN_METRIC', 'TASK_METRICS', 'LM_CLASSES', 'SEQ2SEQ_CLASSES', 'DATA_OPTIONS', 'model_class', 'parse_arm',
-           'with_attention', 'TrainSpec', 'Result', 'TaskData', 'task_data', 'build_model', 'train', 'parser', 'main']
+           'with_attention', 'TrainSpec', 'Result', 'TaskData', 'task_data', 'build_model', 'RunFolderBusy',
+           'run_dir_lock', 'train', 'parser', 'main']
 
 # %% ../../nbs/25_train_run.ipynb #7cf03857
 TASKS = ('synthetic', 'enwik8', 'text', 'wmt14')
@@ -257,6 +258,37 @@ def _wandb_mode(spec: TrainSpec) -> str:
     if os.environ.get('WANDB_MODE'): return os.environ['WANDB_MODE']
     return 'offline' if spec.out_dir is not None else 'disabled'
 
+# %% ../../nbs/25_train_run.ipynb #8ce9a27e
+class RunFolderBusy(RuntimeError):
+    "Another run holds the lock of this output folder."
+
+@contextlib.contextmanager
+def run_dir_lock(out):
+    "Hold the exclusive lock of run folder `out` for a block; `RunFolderBusy` at once if another process (or block) holds it."
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    f = open(out/'.lock', 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0); holder = f.read().strip(); f.close()
+        raise RunFolderBusy(f"{out} is in use by another run ({holder or 'a process that did not say'}); "
+                            f"wait for it to finish or choose another out_dir") from None
+    f.seek(0); f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"); f.flush()
+    try: yield out
+    finally: fcntl.flock(f, fcntl.LOCK_UN); f.close()
+
+@contextlib.contextmanager
+def _run_folder(out: Path | None, rank: int):
+    "Rank 0 locks `out` for the whole job; every process learns if it could not."
+    with contextlib.ExitStack() as stack:
+        err = None
+        if out is not None and rank == 0:
+            try: stack.enter_context(run_dir_lock(out))
+            except RunFolderBusy as e: err = str(e)
+        errs = [e for e in all_gather(err) if e]
+        if errs: raise RunFolderBusy(errs[0])
+        yield
+
 # %% ../../nbs/25_train_run.ipynb #6574ddef
 def _evaluate(model, dl, task: str, n_hashes: int | None, prefix: str) -> dict:
     "The task's metrics over the whole of `dl`, named `{prefix}_loss`, `{prefix}_bpc`, ..."
@@ -277,11 +309,12 @@ def train(spec: TrainSpec | dict, verbose: bool = False) -> Result:
     "Train and evaluate `spec` (alone, or data-parallel when launched so); rank 0 writes `out_dir` and logs."
     spec = TrainSpec.from_dict(spec) if isinstance(spec, dict) else TrainSpec.from_dict(spec.to_dict())
     world, rank, device = init_distributed(), rank_distrib(), local_device()
+    out = Path(spec.out_dir) if spec.out_dir is not None else None
+    with _run_folder(out, rank): return _train(spec, world, rank, device, out, verbose)
+
+def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, verbose: bool) -> Result:
     def say(msg: str):
         if verbose: sys.stdout.write(f"[rank {rank}] {msg}\n"); sys.stdout.flush()   # one write: ranks share the terminal
-    out = Path(spec.out_dir) if spec.out_dir is not None else None
-    if out is not None and rank == 0: out.mkdir(parents=True, exist_ok=True)
-    distrib_barrier()
     seed_everything(spec.seed)
     td = task_data(spec, device, out)
     model = build_model(spec, td.dls).to(device)
@@ -371,7 +404,7 @@ def main(argv=None) -> int:
         base = json.loads(Path(config).read_text()) if config else {}
         spec = TrainSpec.from_dict({**base, **{k: v for k, v in args.items() if v is not None}})
         res = train(spec, verbose=verbose)
-    except (ValueError, FileNotFoundError, json.JSONDecodeError) as e:
+    except (ValueError, FileNotFoundError, json.JSONDecodeError, RunFolderBusy) as e:
         print(f"reformer-repro train: error: {e}", file=sys.stderr); return 2
     if rank_distrib() == 0:
         where = f"; results in {Path(spec.out_dir)/'results.json'}" if spec.out_dir else ''
