@@ -22,7 +22,9 @@ def _common(p: argparse.ArgumentParser, overrides: bool = True):
     p.add_argument('--scale', default='cpu', choices=SCALES, help='smoke: minutes in total; cpu: the reduced settings sized for 2 CPU cores; paper: the paper\'s settings (GPU)')
     p.add_argument('--seeds', type=int, default=None, help='number of seeds (default: the scale\'s pinned value)')
     p.add_argument('--wandb', default='offline', choices=('offline', 'online', 'disabled'), help='Weights & Biases mode (default offline: sync later with `wandb sync`)')
-    p.add_argument('--results-dir', type=Path, default=None, help='where results go (default experiments/results; smoke: experiments/runs/smoke/results)')
+    p.add_argument('--results-dir', type=Path, default=None, help='where results go (default: experiments/runs/results, ignored by git)')
+    p.add_argument('--reference', action='store_true', help='write the committed reference results (experiments/results) and '
+                   'experiments/REPORT.md instead of your runs folder: for maintainers regenerating the reference')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads for training (default: torch\'s choice)')
     p.add_argument('--force', action='store_true', help='re-run even when a result with the same settings exists')
     p.add_argument('--allow-skip', action='store_true', help='exit 0 even when a task was skipped (its data missing)')
@@ -43,7 +45,8 @@ def parser() -> argparse.ArgumentParser:
     _common(p, overrides=False)
     rep = sub.add_parser('report', help='rebuild the report from saved results (no training)')
     rep.add_argument('--scale', default=None, choices=SCALES, help='default: the largest scale with results')
-    rep.add_argument('--results-dir', type=Path, default=None)
+    rep.add_argument('--results-dir', type=Path, default=None, help='default: your runs (experiments/runs/results) if there are any, else the reference')
+    rep.add_argument('--reference', action='store_true', help='rebuild experiments/REPORT.md from the committed reference results')
     rep.add_argument('--out', type=Path, default=None)
     c = sub.add_parser('config', help="print a task's pinned config (after overrides) as JSON")
     c.add_argument('task', choices=TASKS)
@@ -80,6 +83,10 @@ def main(argv=None) -> int:
     if argv and argv[0] in _DELEGATED: return _delegate(argv[0], argv[1:])
     a = parse_args(argv)
     try:
+        if getattr(a, 'reference', False):
+            from reformer_repro.exp.store import reference_results_dir
+            if a.results_dir is not None: raise ValueError('--reference writes the committed results; it cannot be combined with --results-dir')
+            a.results_dir = reference_results_dir()
         if a.cmd == 'config':
             from reformer_repro.exp.configs import get_config
             print(json.dumps(get_config(a.task, a.scale, a.overrides).to_dict(), indent=1)); return 0
@@ -99,9 +106,11 @@ def main(argv=None) -> int:
         if a.cmd == 'report':
             from reformer_repro.exp.store import default_results_dir
             from reformer_repro.exp.report import render_report
+            from reformer_repro.exp.store import reference_results_dir
+            from reformer_repro.exp.report import available_scales
             rd = a.results_dir
-            if rd is None:   # the committed results if they exist, else the smoke scratch results
-                rd = next((d for d in (default_results_dir('cpu'), default_results_dir('smoke')) if d.is_dir()), default_results_dir('cpu'))
+            if rd is None:   # your runs if there are any, else the committed reference
+                rd = default_results_dir() if available_scales(default_results_dir()) else reference_results_dir()
             print(f"report: {render_report(rd, a.scale, a.out)}"); return 0
     except (ValueError, OSError) as e:     # a bad setting, missing or unwritable files: one line, no traceback
         print(f"reformer-repro: error: {e}", file=sys.stderr); return 2

@@ -17,7 +17,7 @@ from ..data import enwik8_bytes, wmt_corpus, data_fingerprint, DataNotAvailableE
 from ..train.run import train
 from ..bench.cases import lsh_speed_sweep, memory_depth_sweep
 from .store import (default_results_dir, result_path, run_key, make_result, save_result, find_run,
-                                      write_json, experiments_dir)
+                                      write_json, runs_dir)
 
 # %% auto #0
 __all__ = ['TRAINED_TASKS', 'RUNNERS', 'train_spec', 'run_spec', 'task_data', 'data_missing', 'RunContext', 'run_task',
@@ -119,7 +119,7 @@ def _wmt_numbers(cfg, res) -> tuple[dict, dict]:
 _NUMBERS = {'synthetic': _synthetic_numbers, **{t: _lm_numbers for t in LM_TASKS}, 'wmt': _wmt_numbers}
 
 def _run_trained(cfg: ExperimentConfig, arm: str, seed: int, run: dict, ctx: RunContext) -> dict:
-    spec = dict(run['spec'], wandb=ctx.wandb, wandb_dir=str(experiments_dir()/'runs'), name=f"{cfg.task}-{arm}-s{seed}-{cfg.scale}",
+    spec = dict(run['spec'], wandb=ctx.wandb, wandb_dir=str(runs_dir()), name=f"{cfg.task}-{arm}-s{seed}-{cfg.scale}",
                 group=f"{cfg.task}-{cfg.scale}", tags=(cfg.task, cfg.scale))
     res = train(spec)
     metrics, curves = _NUMBERS[cfg.task](cfg, res)

@@ -12,8 +12,9 @@ from pathlib import Path
 from .configs import ExperimentConfig, check_scale
 
 # %% auto #0
-__all__ = ['repo_root', 'experiments_dir', 'default_results_dir', 'result_path', 'code_version', 'machine_info', 'write_atomic',
-           'write_json', 'run_key', 'make_result', 'ResultWriteError', 'save_result', 'load_results', 'find_run']
+__all__ = ['repo_root', 'experiments_dir', 'reference_results_dir', 'runs_dir', 'default_results_dir', 'result_path',
+           'code_version', 'machine_info', 'write_atomic', 'write_json', 'run_key', 'make_result', 'ResultWriteError',
+           'save_result', 'load_results', 'find_run']
 
 # %% ../../nbs/41_exp_store.ipynb #60559d93
 def repo_root(start=None) -> Path | None:
@@ -33,9 +34,18 @@ def experiments_dir() -> Path:
     root = repo_root() or _package_checkout()
     return (root or Path.cwd())/'experiments'
 
+def reference_results_dir() -> Path:
+    "The committed results: the reference a reproduction is compared against (`experiments/results`)."
+    return experiments_dir()/'results'
+
+def runs_dir() -> Path:
+    "Everything a user's runs write (results, report, plots, wandb): `experiments/runs`, ignored by git."
+    return experiments_dir()/'runs'
+
 def default_results_dir(scale: str = 'cpu') -> Path:
-    "Where `scale`'s results go unless told otherwise (smoke runs stay out of the committed results)."
-    return experiments_dir()/'runs'/'smoke'/'results' if check_scale(scale) == 'smoke' else experiments_dir()/'results'
+    "Where results go unless told otherwise: the runs folder, for every scale (`--reference` writes the committed ones)."
+    check_scale(scale)
+    return runs_dir()/'results'
 
 def result_path(results_dir, scale: str, task: str, arm: str, seed: int) -> Path:
     "The file of one run: `<results_dir>/<scale>/<task>/<arm>__seed<seed>.json` (arm made file-name safe)."
@@ -110,7 +120,7 @@ class ResultWriteError(OSError):
     "A result could not be written where it belongs; the message says where it was kept instead."
 
 def _rescue_dirs() -> list[Path]:
-    return [experiments_dir()/'runs'/'rescued', Path(tempfile.gettempdir())/'reformer_repro-rescued']
+    return [runs_dir()/'rescued', Path(tempfile.gettempdir())/'reformer_repro-rescued']
 
 def save_result(result: dict, results_dir) -> Path:
     """Write `result` to its place under `results_dir` (atomically: a half-written file never exists). If that fails,
