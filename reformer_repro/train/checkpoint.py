@@ -27,7 +27,8 @@ from .metrics import _unwrap, _distributed
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'global_rng_state', 'set_global_rng_state', 'dataloader_state', 'load_dataloader_state', 'atomic_write',
-           'all_gather', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback']
+           'all_gather', 'previous_checkpoint', 'save_checkpoint', 'CheckpointError', 'read_checkpoint',
+           'load_checkpoint', 'CheckpointCallback']
 
 # %% ../../nbs/22_train_checkpoint.ipynb #1456df0a
 CKPT_FORMAT = 'reformer_repro.checkpoint/1'
@@ -165,8 +166,12 @@ def _grad_accum_state(learn, model) -> dict | None:
     if ga is None or not getattr(ga, 'count', 0): return None
     return dict(count=ga.count, grads=[None if p.grad is None else p.grad.detach().cpu().clone() for p in model.parameters()])
 
+def previous_checkpoint(file) -> Path:
+    "Where `save_checkpoint(..., keep_previous=True)` keeps the checkpoint it replaced: `name.prev.pth`."
+    file = Path(file); return file.with_name(f'{file.stem}.prev{file.suffix}')
+
 def save_checkpoint(learn: Learner, fname='checkpoint', position: dict | None = None, dl_state: dict | None = None,
-                    extra: dict | None = None) -> Path | None:
+                    extra: dict | None = None, keep_previous: bool = False) -> Path | None:
     "Save model, optimiser, RNG and (with `position`) the fit position; every process must call it, rank 0 writes."
     model = _unwrap(learn.model)
     if learn.opt is None: learn.create_opt()
@@ -180,7 +185,11 @@ def save_checkpoint(learn: Learner, fname='checkpoint', position: dict | None = 
                 smooth_loss=dict(count=sl.count, val=sl.val) if sl is not None else None,
                 meta=dict(saved_by_rank=rank_distrib(), world_size=max(num_distrib(), 1), time=time.time(),
                           model_config=cfg, **(extra or {})))
-    return atomic_write(_ckpt_file(learn, fname), lambda f: torch.save(ckpt, f))   # an interrupted save leaves the old one
+    file = _ckpt_file(learn, fname)
+    if keep_previous and file.is_file():            # the file being replaced becomes the previous checkpoint
+        link = file.with_name(f'.{file.name}.{os.getpid()}.link')
+        os.link(file, link); os.replace(link, previous_checkpoint(file))
+    return atomic_write(file, lambda f: torch.save(ckpt, f))   # an interrupted save leaves the old one
 
 # %% ../../nbs/22_train_checkpoint.ipynb #fc80c245
 class _Resume(Callback):
@@ -230,15 +239,33 @@ class _Resume(Callback):
     def after_train(self):
         if self.started and not self.skipping and self.epoch == self.pos['epoch']: self.learn.remove_cb(self)
 
-def read_checkpoint(file) -> dict:
-    "The contents of a `save_checkpoint` file (on the CPU)."
-    file = Path(file)
-    if not file.is_file(): raise FileNotFoundError(f"no checkpoint at {file}")
-    ckpt = torch.load(file, map_location='cpu', weights_only=True)
+class CheckpointError(ValueError):
+    "A checkpoint file cannot be used: empty, truncated, corrupt or not ours; the message names the file."
+
+def _load(file: Path) -> dict:
+    size = file.stat().st_size
+    if size == 0: raise CheckpointError(f"{file} is empty (0 bytes)")
+    try: ckpt = torch.load(file, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{file} cannot be read: it is truncated or corrupt ({size:,} bytes; "
+                              f"torch.load: {type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
     if not isinstance(ckpt, dict) or ckpt.get('format') != CKPT_FORMAT:
         fmt = ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{file} is not a reformer_repro checkpoint (format {fmt!r})")
+        raise CheckpointError(f"{file} is not a reformer_repro checkpoint (format {fmt!r})")
     return ckpt
+
+def read_checkpoint(file) -> dict:
+    "The contents of a `save_checkpoint` file (on the CPU); a clear `CheckpointError` when it cannot be used."
+    file = Path(file)
+    if not file.is_file(): raise FileNotFoundError(f"no checkpoint at {file}")
+    try: return _load(file)
+    except CheckpointError as e:
+        prev = previous_checkpoint(file)
+        if not prev.is_file(): raise
+        try: step = _load(prev)['meta'].get('step')
+        except CheckpointError: raise e from None
+        raise CheckpointError(f"{e}. The previous checkpoint {prev} (step {step}) is readable: to resume from it, "
+                              f"move it to {file}") from None
 
 def load_checkpoint(learn: Learner, fname='checkpoint', resume: bool = True, strict: bool = True) -> dict:
     "Load a `save_checkpoint` file into `learn`; a mid-fit checkpoint makes the next fit continue from its position."
@@ -265,9 +292,10 @@ class CheckpointCallback(Callback):
     order = 62    # after _Resume (61): sees the restored data-order state at the start of an epoch
     def __init__(self, fname='checkpoint', every_n_steps: int | None = None, at_steps=(), at_end: bool = True,
                  keep: bool = False,   # also keep a copy per step: `{fname}_step{N}.pth`
-                 verbose: bool = False, extra: Callable[[], dict] | None = None):
+                 verbose: bool = False, extra: Callable[[], dict] | None = None,
+                 keep_previous: bool = False):   # the replaced checkpoint stays as `{fname}.prev.pth`
         self.fname, self.every, self.at, self.at_end, self.keep = fname, every_n_steps, set(at_steps), at_end, keep
-        self.verbose, self.extra, self.saved = verbose, extra, []
+        self.verbose, self.extra, self.keep_previous, self.saved = verbose, extra, keep_previous, []
     def before_fit(self): self.last_step, self.mid_train, self.trained = None, False, False   # (validate() sends before_fit too)
     def before_train(self):
         self.trained = True
@@ -281,7 +309,7 @@ class CheckpointCallback(Callback):
     def _save(self, position):
         step, dl_state = self.learn.train_iter, self.dl_state if position else None
         extra = dict(step=step, **(self.extra() if self.extra else {}))
-        file = save_checkpoint(self.learn, self.fname, position, dl_state, extra=extra)
+        file = save_checkpoint(self.learn, self.fname, position, dl_state, extra=extra, keep_previous=self.keep_previous)
         if self.keep: save_checkpoint(self.learn, f'{self.fname}_step{step}', position, dl_state, extra=extra)
         self.last_step = step
         if file is not None:

@@ -23,7 +23,7 @@ from .. import data as D
 from .metrics import lm_loss, evaluate, translate_and_score, _unwrap
 from .learner import (make_learner, fit_schedule, EvalCurve, StopAfterSteps, preserving_rng, with_n_hashes,
                                           SCHEDULES, PRECISIONS, OPTIMIZERS)
-from .checkpoint import CheckpointCallback, load_checkpoint, all_gather, atomic_write
+from .checkpoint import CheckpointCallback, CheckpointError, load_checkpoint, all_gather, atomic_write
 from .logging import init_wandb, finish_wandb, log_wandb, WandbLogger, WANDB_MODES, _jsonable
 from .distributed import init_distributed, local_device, distributed, params_digest
 
@@ -332,7 +332,7 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
     fit_cbs = ([curve] if curve else []) + ([StopAfterSteps(spec.stop_after * per_step)] if spec.stop_after else [])
     if out is not None:
         fit_cbs.append(CheckpointCallback('checkpoint', every_n_steps=spec.save_every and spec.save_every * per_step,
-                                          verbose=verbose, extra=lambda: dict(curve=_curve_state(curve))))
+                                          verbose=verbose, extra=lambda: dict(curve=_curve_state(curve)), keep_previous=True))
     resumed_from = None
     if spec.resume and (out/'checkpoint.pth').is_file():
         ckpt = load_checkpoint(learn, 'checkpoint')
