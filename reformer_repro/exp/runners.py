@@ -17,7 +17,8 @@ from ..data import enwik8_bytes, wmt_corpus, data_fingerprint, DataNotAvailableE
 from ..train.run import train
 from ..bench.cases import lsh_speed_sweep, memory_depth_sweep
 from .store import (default_results_dir, result_path, run_key, make_result, save_result, find_run,
-                                      write_json, runs_dir)
+                                      write_json, runs_dir, reference_results_dir)
+from .report import render_report, write_comparison
 
 # %% auto #0
 __all__ = ['TRAINED_TASKS', 'RUNNERS', 'train_spec', 'run_spec', 'task_data', 'data_missing', 'RunContext', 'run_task',
@@ -218,11 +219,14 @@ def summary_line(res: dict) -> str:
 def reproduce(scale: str = 'cpu', only=None, skip=(), seeds: int | None = None, wandb: str = 'offline', results_dir=None,
               force: bool = False, threads: int | None = None, out=None, log: Callable = print) -> Path:
     "Run every task (or `only` those, minus `skip`) at `scale`, then write the report; returns the report's path."
-    from reformer_repro.exp.report import render_report
     tasks = [check_task(t) for t in (only or TASKS) if t not in set(skip)]
     results_dir = Path(results_dir or default_results_dir(scale))
     t0 = time.time()
     for t in tasks:
         run_task(t, scale, seeds=seeds, wandb=wandb, results_dir=results_dir, force=force, threads=threads, log=log)
     log(f"reproduce --scale {scale}: {len(tasks)} tasks in {_log_time(time.time() - t0)}")
-    return render_report(results_dir, scale, out)
+    report = render_report(results_dir, scale, out)
+    if results_dir.resolve() != reference_results_dir().resolve():      # your runs: compare with the committed ones
+        table, path = write_comparison(results_dir, reference_results_dir(), scale, report.parent/'COMPARISON.md')
+        log(f"\n{table}\n\n(written to {path})")
+    return report
