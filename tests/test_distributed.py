@@ -50,7 +50,7 @@ def test_two_process_gloo_training(tmp_path):
     assert saves == [('0', '10'), ('0', '20'), ('0', '30'), ('0', '32')], saves
     ckpt = torch.load(out / 'checkpoint.pth', weights_only=True)
     assert ckpt['meta']['saved_by_rank'] == 0 and ckpt['meta']['world_size'] == 2 and len(ckpt['ranks']) == 2
-    assert sorted(p.name for p in out.glob('*.pth')) == ['checkpoint.pth', 'checkpoint.prev.pth']   # the last one, and the one before
+    assert sorted(p.name for p in out.glob('*.pth')) == ['checkpoint.prev.pth', 'checkpoint.pth']   # the last one, and the one before
     # only rank 0 logs: exactly one (offline) wandb run
     runs = list((out / 'wandb').glob('offline-run-*'))
     assert len(runs) == 1, runs

@@ -267,9 +267,10 @@ def read_checkpoint(file) -> dict:
         raise CheckpointError(f"{e}. The previous checkpoint {prev} (step {step}) is readable: to resume from it, "
                               f"move it to {file}") from None
 
-def load_checkpoint(learn: Learner, fname='checkpoint', resume: bool = True, strict: bool = True) -> dict:
-    "Load a `save_checkpoint` file into `learn`; a mid-fit checkpoint makes the next fit continue from its position."
-    ckpt = read_checkpoint(_ckpt_file(learn, fname))
+def load_checkpoint(learn: Learner, fname='checkpoint', resume: bool = True, strict: bool = True,
+                    ckpt: dict | None = None) -> dict:
+    "Load a `save_checkpoint` file (or its already read contents `ckpt`) into `learn`; a mid-fit checkpoint makes the next fit continue."
+    ckpt = read_checkpoint(_ckpt_file(learn, fname)) if ckpt is None else ckpt
     model = _unwrap(learn.model)
     model.load_state_dict(ckpt['model'], strict=strict)
     if getattr(learn.dls, 'device', None) is not None: model.to(learn.dls.device)   # where the fit will train (as fastai does)

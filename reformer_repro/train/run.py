@@ -23,14 +23,15 @@ from .. import data as D
 from .metrics import lm_loss, evaluate, translate_and_score, _unwrap
 from .learner import (make_learner, fit_schedule, EvalCurve, StopAfterSteps, preserving_rng, with_n_hashes,
                                           SCHEDULES, PRECISIONS, OPTIMIZERS)
-from .checkpoint import CheckpointCallback, CheckpointError, load_checkpoint, all_gather, atomic_write
+from .checkpoint import (CheckpointCallback, CheckpointError, load_checkpoint, read_checkpoint, all_gather,
+                                             atomic_write)
 from .logging import init_wandb, finish_wandb, log_wandb, WandbLogger, WANDB_MODES, _jsonable
 from .distributed import init_distributed, local_device, distributed, params_digest
 
 # %% auto #0
 __all__ = ['TASKS', 'MAIN_METRIC', 'TASK_METRICS', 'LM_CLASSES', 'SEQ2SEQ_CLASSES', 'DATA_OPTIONS', 'model_class', 'parse_arm',
            'with_attention', 'TrainSpec', 'Result', 'TaskData', 'task_data', 'build_model', 'RunFolderBusy',
-           'run_dir_lock', 'train', 'parser', 'main']
+           'run_dir_lock', 'spec_differences', 'train', 'parser', 'main']
 
 # %% ../../nbs/25_train_run.ipynb #7cf03857
 TASKS = ('synthetic', 'enwik8', 'text', 'wmt14')
@@ -188,6 +189,10 @@ class Result:
     info: dict = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False, compare=False)
     def to_dict(self) -> dict: return _jsonable({f.name: getattr(self, f.name) for f in fields(self) if f.name != 'model'})
+    @classmethod
+    def from_dict(cls, d: dict) -> 'Result':
+        "A `Result` from `to_dict()`'s output (e.g. `results.json`), without the model."
+        return cls(**{f.name: d.get(f.name) for f in fields(cls) if f.name != 'model'})
     def summary(self) -> str:
         "One line: steps, time and the final metrics."
         ms = ', '.join(f"{k} {v:.4g}" for k, v in self.metrics.items() if isinstance(v, float))
@@ -289,6 +294,27 @@ def _run_folder(out: Path | None, rank: int):
         if errs: raise RunFolderBusy(errs[0])
         yield
 
+# %% ../../nbs/25_train_run.ipynb #f362275c
+_NOT_TRAINING = ('resume', 'stop_after', 'save_every', 'out_dir', 'validate_first', 'wandb', 'wandb_project', 'wandb_dir',
+                 'name', 'group', 'tags', 'eval_attention', 'eval_repeats', 'bleu', 'bleu_max')
+
+def spec_differences(saved: dict, spec: TrainSpec) -> list[str]:
+    "The fields of `spec` that would train differently from the `saved` spec, as 'field: old -> new'."
+    now = spec.to_dict()
+    return [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in now
+            if k not in _NOT_TRAINING and _jsonable(saved.get(k)) != _jsonable(now[k])]
+
+def _resume_state(spec: TrainSpec, out: Path | None) -> dict | None:
+    "The checkpoint to resume from (checked against `spec`), or None to start afresh."
+    file = out/'checkpoint.pth' if out is not None else None
+    if not spec.resume or not file.is_file(): return None
+    ckpt = read_checkpoint(file)
+    saved = ckpt['meta'].get('spec')
+    if saved is not None and (diff := spec_differences(saved, spec)):
+        raise ValueError(f"{out} holds a run of a different spec ({'; '.join(diff)}); resume it with the same spec, "
+                         f"or train the new spec into another out_dir")
+    return ckpt
+
 # %% ../../nbs/25_train_run.ipynb #6574ddef
 def _evaluate(model, dl, task: str, n_hashes: int | None, prefix: str) -> dict:
     "The task's metrics over the whole of `dl`, named `{prefix}_loss`, `{prefix}_bpc`, ..."
@@ -313,8 +339,13 @@ def train(spec: TrainSpec | dict, verbose: bool = False) -> Result:
     with _run_folder(out, rank): return _train(spec, world, rank, device, out, verbose)
 
 def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, verbose: bool) -> Result:
-    def say(msg: str):
-        if verbose: sys.stdout.write(f"[rank {rank}] {msg}\n"); sys.stdout.flush()   # one write: ranks share the terminal
+    def say(msg: str, always: bool = False):
+        if verbose or (always and rank == 0): sys.stdout.write(f"[rank {rank}] {msg}\n"); sys.stdout.flush()   # one write
+    ckpt = _resume_state(spec, out)
+    finished = ckpt is not None and ckpt['position'] is None
+    if finished and (out/'results.json').is_file():
+        say(f"the run in {out} finished at step {ckpt['meta'].get('step')}; nothing to do (its result: {out/'results.json'})", True)
+        return Result.from_dict(json.loads((out/'results.json').read_text()))
     seed_everything(spec.seed)
     td = task_data(spec, device, out)
     model = build_model(spec, td.dls).to(device)
@@ -332,21 +363,25 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
     fit_cbs = ([curve] if curve else []) + ([StopAfterSteps(spec.stop_after * per_step)] if spec.stop_after else [])
     if out is not None:
         fit_cbs.append(CheckpointCallback('checkpoint', every_n_steps=spec.save_every and spec.save_every * per_step,
-                                          verbose=verbose, extra=lambda: dict(curve=_curve_state(curve)), keep_previous=True))
+                                          verbose=verbose, extra=lambda: dict(curve=_curve_state(curve), spec=spec.to_dict()),
+                                          keep_previous=True))
     resumed_from = None
-    if spec.resume and (out/'checkpoint.pth').is_file():
-        ckpt = load_checkpoint(learn, 'checkpoint')
+    if ckpt is not None:
+        load_checkpoint(learn, 'checkpoint', ckpt=ckpt)
         resumed_from = ckpt['meta'].get('step', 0) // per_step
         if curve is not None: _restore_curve(curve, ckpt['meta'].get('curve'))
-        say(f"resuming from {out/'checkpoint.pth'} at step {resumed_from}")
+        say(f"the run in {out} finished without writing its result: evaluating it" if finished else
+            f"resuming from {out/'checkpoint.pth'} at step {resumed_from}", finished)
     initial = (_evaluate(model, td.dls.valid, spec.task, spec.eval_n_hashes, 'valid')
                if spec.validate_first and resumed_from is None else None)
     t0 = time.time()
     with contextlib.ExitStack() as quiet:
         if not verbose: quiet.enter_context(learn.no_bar()); quiet.enter_context(learn.no_logging())
-        with distributed(learn):
-            fit_schedule(learn, spec.lr, spec.schedule, spec.steps and spec.steps * per_step, spec.n_epoch, spec.warmup_pct, fit_cbs)
-    train_s, steps = time.time() - t0, learn.train_iter // per_step
+        if not finished:
+            with distributed(learn):
+                fit_schedule(learn, spec.lr, spec.schedule, spec.steps and spec.steps * per_step, spec.n_epoch, spec.warmup_pct, fit_cbs)
+    train_s = time.time() - t0
+    steps = resumed_from if finished else learn.train_iter // per_step
     metrics = _evaluate(model, td.dls.valid, spec.task, spec.eval_n_hashes, 'valid')
     if len(td.dls.loaders) > 2: metrics.update(_evaluate(model, td.dls[2], spec.task, spec.eval_n_hashes, 'test'))
     if spec.eval_attention: metrics['eval'] = _eval_arms(model, td.dls.valid, spec)
