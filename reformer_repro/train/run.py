@@ -363,12 +363,13 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
     fit_cbs = ([curve] if curve else []) + ([StopAfterSteps(spec.stop_after * per_step)] if spec.stop_after else [])
     if out is not None:
         fit_cbs.append(CheckpointCallback('checkpoint', every_n_steps=spec.save_every and spec.save_every * per_step,
-                                          verbose=verbose, extra=lambda: dict(curve=_curve_state(curve), spec=spec.to_dict()),
+                                          verbose=verbose, extra=lambda: dict(curve=_curve_state(curve), spec=spec.to_dict(),
+                                                                   train_time_s=t_before + time.time() - t0),
                                           keep_previous=True))
-    resumed_from = None
+    resumed_from, t_before = None, 0.           # a resumed run continues the step count and the training time
     if ckpt is not None:
         load_checkpoint(learn, 'checkpoint', ckpt=ckpt)
-        resumed_from = ckpt['meta'].get('step', 0) // per_step
+        resumed_from, t_before = ckpt['meta'].get('step', 0) // per_step, ckpt['meta'].get('train_time_s', 0.)
         if curve is not None: _restore_curve(curve, ckpt['meta'].get('curve'))
         say(f"the run in {out} finished without writing its result: evaluating it" if finished else
             f"resuming from {out/'checkpoint.pth'} at step {resumed_from}", finished)
@@ -380,7 +381,7 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
         if not finished:
             with distributed(learn):
                 fit_schedule(learn, spec.lr, spec.schedule, spec.steps and spec.steps * per_step, spec.n_epoch, spec.warmup_pct, fit_cbs)
-    train_s = time.time() - t0
+    train_s = t_before + (0. if finished else time.time() - t0)
     steps = resumed_from if finished else learn.train_iter // per_step
     metrics = _evaluate(model, td.dls.valid, spec.task, spec.eval_n_hashes, 'valid')
     if len(td.dls.loaders) > 2: metrics.update(_evaluate(model, td.dls[2], spec.task, spec.eval_n_hashes, 'test'))
@@ -389,9 +390,8 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
         score = translate_and_score(model, td.test_pairs, td.tokenizer, n=spec.bleu_max, progress=False)
         metrics['bleu'] = score.bleu
         td.info['examples'] = [dict(src=s, ref=r, hyp=h) for s, r, h in list(zip(score.sources, score.refs, score.hyps))[:3]]
-    n_new = steps - (resumed_from or 0)
     res = Result(spec=spec.to_dict(), metrics=metrics, initial=initial, curves=_curves(curve, MAIN_METRIC[spec.task]),
-                 steps=steps, train_time_s=round(train_s, 3), s_per_step=train_s / max(n_new, 1), n_params=n_params(model),
+                 steps=steps, train_time_s=round(train_s, 3), s_per_step=train_s / max(steps, 1), n_params=n_params(model),
                  world_size=world, info=dict(td.info, param_digests=all_gather(params_digest(model)), resumed_from=resumed_from,
                                              out_dir=str(out) if out is not None else None),
                  model=_unwrap(learn.model))
