@@ -18,8 +18,15 @@ __all__ = ['parser', 'parse_args', 'main']
 _DELEGATED = {'train': ('reformer_repro.train.run', 'train one model through the one training route (see `reformer-repro train --help`)'),
               'bench': ('reformer_repro.bench.cases', 'run a benchmark case or sweep (see `reformer-repro bench --help`)')}
 
+def _scale_help() -> str:
+    from reformer_repro.exp.configs import get_config, _minutes
+    total = lambda s: _minutes(sum(get_config(t, s).measured_min or 0 for t in TASKS))
+    return (f"smoke: a plumbing check, {total('smoke')} for every task; cpu: reduced settings, {total('cpu')} for the measured "
+            f"tasks on 2 CPU cores (WMT not yet measured); paper: the paper's settings (GPU). `reformer-repro config TASK` "
+            f"prints each task's time")
+
 def _common(p: argparse.ArgumentParser, overrides: bool = True):
-    p.add_argument('--scale', default='cpu', choices=SCALES, help='smoke: minutes in total; cpu: the reduced settings sized for 2 CPU cores; paper: the paper\'s settings (GPU)')
+    p.add_argument('--scale', default='cpu', choices=SCALES, help=_scale_help())
     p.add_argument('--seeds', type=int, default=None, help='number of seeds (default: the scale\'s pinned value)')
     p.add_argument('--wandb', default='offline', choices=('offline', 'online', 'disabled'), help='Weights & Biases mode (default offline: sync later with `wandb sync`)')
     p.add_argument('--results-dir', type=Path, default=None, help='where results go (default: experiments/runs/results, ignored by git)')
@@ -88,16 +95,21 @@ def main(argv=None) -> int:
             if a.results_dir is not None: raise ValueError('--reference writes the committed results; it cannot be combined with --results-dir')
             a.results_dir = reference_results_dir()
         if a.cmd == 'config':
-            from reformer_repro.exp.configs import get_config
-            print(json.dumps(get_config(a.task, a.scale, a.overrides).to_dict(), indent=1)); return 0
+            from reformer_repro.exp.configs import get_config, estimate
+            print(json.dumps(get_config(a.task, a.scale, a.overrides).to_dict(), indent=1))
+            print(estimate([a.task], a.scale), file=sys.stderr); return 0
         if a.cmd == 'run':
             from reformer_repro.exp.runners import run_task
+            from reformer_repro.exp.configs import get_config, estimate
+            get_config(a.task, a.scale, a.overrides)            # bad settings fail here, before anything is read
+            print(estimate([a.task], a.scale), flush=True)
             paths = run_task(a.task, a.scale, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir, overrides=a.overrides,
                              force=a.force, threads=a.threads)
             return _summary(f"run {a.task} --scale {a.scale}", [a.task], [a.task] if paths else [], a)
         if a.cmd == 'reproduce':
             from reformer_repro.exp.runners import reproduce
-            from reformer_repro.exp.configs import TASKS as ALL
+            from reformer_repro.exp.configs import TASKS as ALL, estimate
+            print(estimate([t for t in (a.only or ALL) if t not in set(a.skip)], a.scale), flush=True)
             out = reproduce(a.scale, only=a.only, skip=a.skip, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir,
                             force=a.force, threads=a.threads, out=a.out)
             tasks = [t for t in (a.only or ALL) if t not in set(a.skip)]

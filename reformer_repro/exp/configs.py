@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import ClassVar
 
 # %% auto #0
-__all__ = ['TASKS', 'SCALES', 'LM_TASKS', 'FAMILIES', 'CONFIG_CLASSES', 'PREFIX_1M', 'CONFIGS', 'check_task', 'check_scale',
-           'ExperimentConfig', 'load_config', 'validate', 'model_fields', 'check_model', 'parse_overrides',
-           'SyntheticConfig', 'LMConfig', 'SharedQKConfig', 'ReversibleConfig', 'NHashesConfig', 'NLayersConfig',
-           'WMTConfig', 'SpeedConfig', 'MemoryConfig', 'get_config', 'arms_of']
+__all__ = ['TASKS', 'SCALES', 'LM_TASKS', 'FAMILIES', 'CONFIG_CLASSES', 'PREFIX_1M', 'CONFIGS', 'MACHINE', 'MEASURED',
+           'check_task', 'check_scale', 'ExperimentConfig', 'load_config', 'validate', 'model_fields', 'check_model',
+           'parse_overrides', 'SyntheticConfig', 'LMConfig', 'SharedQKConfig', 'ReversibleConfig', 'NHashesConfig',
+           'NLayersConfig', 'WMTConfig', 'SpeedConfig', 'MemoryConfig', 'get_config', 'estimate', 'arms_of']
 
 # %% ../../nbs/40_exp_configs.ipynb #ce0db503
 TASKS = ('synthetic', 'shared_qk', 'reversible', 'n_hashes', 'n_layers', 'wmt', 'speed', 'memory')
@@ -40,6 +40,8 @@ class ExperimentConfig:
     seeds: int = 1                   # runs use seeds seed0, seed0+1, ..., seed0+seeds-1
     seed0: int = 0
     notes: str = ''                  # free text: what this scale is for, what was reduced and why
+    measured_min: float | None = None    # how long the whole task took on `measured_on` (None: not measured there)
+    measured_on: str = ''
 
     def __post_init__(self): check_scale(self.scale); validate(self)
 
@@ -428,12 +430,33 @@ CONFIGS: dict[str, dict[str, dict]] = {
     },
 }
 
+MACHINE = '2 CPU cores (x86_64), torch 2.13 CPU, one thread per run'
+MEASURED = {   # minutes per task, from the committed cpu results (wall time of the runs a reproduction trains) and a smoke run
+    'cpu': {t: dict(measured_min=m, measured_on=MACHINE) for t, m in dict(
+        synthetic=14.6, shared_qk=12.6, reversible=6.9, n_hashes=30.1, n_layers=51.3, speed=6.4, memory=3.6).items()},
+    'smoke': {t: dict(measured_min=m, measured_on=MACHINE) for t, m in dict(
+        synthetic=0.1, shared_qk=0.1, reversible=0.1, n_hashes=0.1, n_layers=0.1, wmt=0.1, speed=0.4, memory=0.7).items()},
+}
+
 def get_config(task: str, scale: str = 'cpu', overrides=None, **kwargs) -> ExperimentConfig:
     "The pinned config of `task` at `scale`, with `overrides` ('key=value' strings or a dict) and `kwargs` applied."
     cls = CONFIG_CLASSES[check_task(task)]
-    cfg = cls(scale=check_scale(scale), **CONFIGS[task][scale])
+    cfg = cls(scale=check_scale(scale), **MEASURED.get(scale, {}).get(task, {}), **CONFIGS[task][scale])
     changes = {**parse_overrides(cfg, overrides), **parse_overrides(cfg, kwargs)}
     return cfg.replace(**changes) if changes else cfg
+
+# %% ../../nbs/40_exp_configs.ipynb #b72e3da6
+def _minutes(m: float) -> str: return f"{m * 60:.0f} s" if m < 1 else f"{m:.0f} min" if m < 90 else f"{m / 60:.1f} h"
+
+def estimate(tasks, scale: str = 'cpu') -> str:
+    "One line: the measured time of each of `tasks` at `scale`, the total, and the tasks never measured."
+    cfgs = [get_config(t, scale) for t in tasks]
+    known = [c for c in cfgs if c.measured_min is not None]
+    s = f"estimated time at scale {scale} (pinned settings): " + ', '.join(f"{c.task} {_minutes(c.measured_min)}" for c in known)
+    if len(known) > 1: s += f"; total {_minutes(sum(c.measured_min for c in known))}"
+    if not known: s += 'not measured'
+    if (unknown := [c.task for c in cfgs if c.measured_min is None]): s += f"; not measured yet: {', '.join(unknown)}"
+    return s + (f" (measured on {known[0].measured_on})" if known else '')
 
 # %% ../../nbs/40_exp_configs.ipynb #16cac5c9
 def arms_of(cfg: ExperimentConfig) -> list[str]:
