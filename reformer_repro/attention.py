@@ -1,4 +1,5 @@
-"""Multi-head attention with full (SDPA) and query-chunked paths, causal and padding masks, cross-attention, shared-QK, and a key/value cache for incremental decoding.
+"""Multi-head attention with full (SDPA) and query-chunked paths, causal and padding masks, cross-attention,
+shared-QK, and a key/value cache for incremental decoding.
 
 Docs: https://reformer-repro.github.io/reformer_repro/attention.html.md"""
 
@@ -14,7 +15,8 @@ from einops import rearrange
 from .core import *
 
 # %% auto #0
-__all__ = ['attention_bias', 'naive_attention', 'full_attention', 'chunked_attention', 'MultiHeadAttention']
+__all__ = ['attention_bias', 'naive_attention', 'full_attention', 'chunked_attention', 'MultiHeadAttention', 'local_window_mask',
+           'local_attention', 'LocalSelfAttention']
 
 # %% ../nbs/02_attention.ipynb #41ab9d0b
 def attention_bias(n_q: int, n_k: int, *, causal: bool = False, key_padding_mask: Tensor | None = None,
@@ -28,11 +30,13 @@ def attention_bias(n_q: int, n_k: int, *, causal: bool = False, key_padding_mask
         pad = padding_to_attn_mask(key_padding_mask)                                      # (b, 1, 1, n_k)
         allowed = pad if allowed is None else allowed & pad
     if exists(attn_mask):
-        if attn_mask.dtype != torch.bool: raise TypeError(f"attn_mask must be bool (True = may attend), got {attn_mask.dtype}")
+        if attn_mask.dtype != torch.bool:
+            raise TypeError(f"attn_mask must be bool (True = may attend), got {attn_mask.dtype}")
         allowed = attn_mask if allowed is None else allowed & attn_mask
     if allowed is None and not self_mask: return None
     bias = torch.zeros((), dtype=dtype, device=device)
-    if allowed is not None: bias = torch.where(allowed, bias, torch.tensor(mask_value(dtype), dtype=dtype, device=device))
+    if allowed is not None:
+        bias = torch.where(allowed, bias, torch.tensor(mask_value(dtype), dtype=dtype, device=device))
     if self_mask:
         is_self = torch.arange(n_k, device=device)[None, :] == (torch.arange(n_q, device=device)[:, None] + q_offset)
         bias = bias + torch.where(is_self, self_mask_value(dtype), 0.).to(dtype)
@@ -44,7 +48,8 @@ def naive_attention(q: Tensor, k: Tensor, v: Tensor, *, causal=False, key_paddin
     scale = default(scale, 1 / math.sqrt(q.shape[-1]))
     scores = q @ k.transpose(-1, -2) * scale                                              # (b, h, n_q, n_k)
     bias = attention_bias(q.shape[-2], k.shape[-2], causal=causal, key_padding_mask=key_padding_mask,
-                          attn_mask=attn_mask, self_mask=self_mask, q_offset=q_offset, dtype=scores.dtype, device=q.device)
+                          attn_mask=attn_mask, self_mask=self_mask, q_offset=q_offset, dtype=scores.dtype,
+                          device=q.device)
     if exists(bias): scores = scores + bias
     return scores.softmax(-1) @ v
 
@@ -53,7 +58,8 @@ def full_attention(q: Tensor, k: Tensor, v: Tensor, *, causal=False, key_padding
                    self_mask=False, q_offset=0, dropout_p=0., scale=None) -> Tensor:
     "Attention through PyTorch's `scaled_dot_product_attention`; same arguments and result as `naive_attention`."
     n_q, n_k = q.shape[-2], k.shape[-2]
-    simple_causal = causal and n_q == n_k and q_offset == 0 and not exists(key_padding_mask) and not exists(attn_mask) and not self_mask
+    simple_causal = (causal and n_q == n_k and q_offset == 0 and not exists(key_padding_mask)
+                     and not exists(attn_mask) and not self_mask)
     if simple_causal or not (causal or exists(key_padding_mask) or exists(attn_mask) or self_mask):
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=simple_causal, scale=scale)
     bias = attention_bias(n_q, n_k, causal=causal, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
@@ -67,7 +73,8 @@ def chunked_attention(q: Tensor, k: Tensor, v: Tensor, chunk_size: int, *, causa
     if chunk_size < 1: raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     outs = []
     for start in range(0, q.shape[-2], chunk_size):
-        sub_mask = attn_mask[..., start:start + chunk_size, :] if exists(attn_mask) and attn_mask.ndim >= 2 else attn_mask
+        sub_mask = attn_mask
+        if exists(attn_mask) and attn_mask.ndim >= 2: sub_mask = attn_mask[..., start:start + chunk_size, :]
         outs.append(full_attention(q[..., start:start + chunk_size, :], k, v, causal=causal,
                                    key_padding_mask=key_padding_mask, attn_mask=sub_mask, self_mask=self_mask,
                                    q_offset=q_offset + start, dropout_p=dropout_p, scale=scale))
@@ -80,8 +87,9 @@ class MultiHeadAttention(nn.Module):
                  cross: bool = False, dropout: float = 0., query_chunk_size: int | None = None, bias: bool = False):
         super().__init__()
         check_divisible(d_model, n_heads, 'd_model', 'n_heads', 'choose n_heads dividing d_model')
-        if shared_qk and cross: raise ValueError("shared_qk=True needs self-attention: keys are the normalised queries, "
-                                                 "so it cannot be combined with cross=True")
+        if shared_qk and cross:
+            raise ValueError("shared_qk=True needs self-attention: keys are the normalised queries, "
+                             "so it cannot be combined with cross=True")
         if cross and causal: raise ValueError("cross-attention is never causal: set causal=False for cross=True")
         self.d_model, self.n_heads, self.causal, self.shared_qk, self.cross = d_model, n_heads, causal, shared_qk, cross
         self.dropout, self.query_chunk_size = dropout, query_chunk_size
@@ -94,11 +102,13 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, x: Tensor, context: Tensor | None = None, key_padding_mask: Tensor | None = None,
                 cache: dict | None = None) -> Tensor:
-        "x: (b, n, d_model); context: (b, m, d_model) for cross-attention; key_padding_mask: (b, n or m) bool, True = real."
+        """x: (b, n, d_model); context: (b, m, d_model) for cross-attention; key_padding_mask: (b, n or m) bool,
+        True = real."""
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected x of shape (batch, seq_len, {self.d_model}), got {tuple(x.shape)}")
         if self.cross and context is None: raise ValueError("cross-attention needs a `context` tensor")
-        if not self.cross and context is not None: raise ValueError("context given to a self-attention layer (built with cross=False)")
+        if not self.cross and context is not None:
+            raise ValueError("context given to a self-attention layer (built with cross=False)")
         q = self.split_heads(self.to_q(x))                                                # (b, h, n, dh)
         if self.cross and exists(cache) and 'k' in cache: k, v = cache['k'], cache['v']  # context projected once
         else:
@@ -112,9 +122,82 @@ class MultiHeadAttention(nn.Module):
                 k, v = torch.cat([cache['k'], k], dim=-2), torch.cat([cache['v'], v], dim=-2)
             cache['k'], cache['v'] = k, v
         elif exists(cache): cache['k'], cache['v'] = k, v
+        out = self.attend(q, k, v, key_padding_mask, q_offset)                          # (b, h, n, dh)
+        return self.to_out(rearrange(out, 'b h n d -> b n (h d)'))
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None = None,
+               q_offset: int = 0) -> Tensor:
+        "Heads q (b, h, n, dh) attending to k, v (b, h, n_k, dh): full attention, query-chunked when asked."
         kw = dict(causal=self.causal, key_padding_mask=key_padding_mask, self_mask=self.shared_qk, q_offset=q_offset,
                   dropout_p=self.dropout if self.training else 0.)
         if exists(self.query_chunk_size) and q.shape[-2] > self.query_chunk_size:
-            out = chunked_attention(q, k, v, self.query_chunk_size, **kw)
-        else: out = full_attention(q, k, v, **kw)
-        return self.to_out(rearrange(out, 'b h n d -> b n (h d)'))
+            return chunked_attention(q, k, v, self.query_chunk_size, **kw)
+        return full_attention(q, k, v, **kw)
+
+# %% ../nbs/02_attention.ipynb #3c29634c
+def local_window_mask(n_q: int, n_k: int, chunk_len: int, n_chunks_before: int = 1, n_chunks_after: int = 0,
+                      q_offset: int = 0, device=None) -> Tensor:
+    "Bool (n_q, n_k): True where key j lies in the chunks c-before .. c+after of query i (at position i+q_offset)."
+    q_chunk = (torch.arange(n_q, device=device) + q_offset) // chunk_len
+    k_chunk = torch.arange(n_k, device=device) // chunk_len
+    d = k_chunk[None, :] - q_chunk[:, None]
+    return (d >= -n_chunks_before) & (d <= n_chunks_after)
+
+def local_attention(q: Tensor, k: Tensor, v: Tensor, *, chunk_len: int, n_chunks_before: int = 1,
+                    n_chunks_after: int = 0, causal: bool = False, key_padding_mask: Tensor | None = None,
+                    dropout_p: float = 0., scale: float | None = None) -> Tensor:
+    """Each chunk of `chunk_len` queries (b, h, n, d) attends to the keys and values of its window of chunks;
+    returns (b, h, n, dv)."""
+    if chunk_len < 1 or min(n_chunks_before, n_chunks_after) < 0:
+        raise ValueError(f"chunk_len must be >= 1 and n_chunks_before/after >= 0, got {chunk_len}, "
+                         f"{n_chunks_before}, {n_chunks_after}")
+    b, h, n, _ = q.shape
+    m, W = chunk_len, n_chunks_before + 1 + n_chunks_after
+    C = -(-n // m)
+    def chunks(t, before=0, after=0):                                   # (b, h, n, e) -> (b, h, C+before+after, m, e)
+        t = F.pad(t, (0, 0, 0, C * m - n)).view(b, h, C, m, -1)
+        return F.pad(t, (0, 0, 0, 0, before, after))
+    def windows(t):                                                     # -> (b*C, h, W*m, e), chunk c's window
+        t = chunks(t, n_chunks_before, n_chunks_after)
+        return rearrange(torch.stack([t[:, :, o:o + C] for o in range(W)], 3), 'b h c w m e -> (b c) h (w m) e')
+    dev = q.device
+    k_pos = (torch.arange(C, device=dev)[:, None] - n_chunks_before) * m + torch.arange(W * m, device=dev)  # (C, W*m)
+    allowed = ((k_pos >= 0) & (k_pos < n))[:, None, :]                                      # (C, 1, W*m)
+    if causal:
+        q_pos = torch.arange(C * m, device=dev).view(C, m, 1)
+        allowed = allowed & (k_pos[:, None, :] <= q_pos)                                    # (C, m, W*m)
+    allowed = allowed.unsqueeze(0)                                                          # (1, C, m or 1, W*m)
+    if exists(key_padding_mask):
+        real = F.pad(key_padding_mask, (0, C * m - n), value=False)[:, k_pos.clamp(0, C * m - 1)]   # (b, C, W*m)
+        allowed = allowed & real[:, :, None, :]
+    allowed = allowed.expand(b, -1, -1, -1)                                               # (b, C, m or 1, W*m)
+    bias = torch.zeros((), dtype=q.dtype, device=dev).masked_fill(~allowed, mask_value(q.dtype))
+    out = F.scaled_dot_product_attention(rearrange(chunks(q), 'b h c m e -> (b c) h m e'), windows(k), windows(v),
+                                         attn_mask=bias.flatten(0, 1).unsqueeze(1), dropout_p=dropout_p, scale=scale)
+    return rearrange(out, '(b c) h m e -> b h (c m) e', b=b)[:, :, :n]                      # (b, h, n, dv)
+
+# %% ../nbs/02_attention.ipynb #c570221a
+class LocalSelfAttention(MultiHeadAttention):
+    "Multi-head local self-attention: chunks of `chunk_len` attend to their window of chunks (`local_attention`)."
+    def __init__(self, d_model: int, n_heads: int, chunk_len: int = 128, n_chunks_before: int = 1,
+                 n_chunks_after: int = 0, *, causal: bool = False, dropout: float = 0., bias: bool = False):
+        super().__init__(d_model, n_heads, causal=causal, dropout=dropout, bias=bias)
+        if chunk_len < 1 or min(n_chunks_before, n_chunks_after) < 0:
+            raise ValueError(f"chunk_len must be >= 1 and n_chunks_before/after >= 0, got {chunk_len}, "
+                             f"{n_chunks_before}, {n_chunks_after}")
+        self.chunk_len, self.n_chunks_before, self.n_chunks_after = chunk_len, n_chunks_before, n_chunks_after
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None = None,
+               q_offset: int = 0) -> Tensor:
+        kw = dict(causal=self.causal, key_padding_mask=key_padding_mask,
+                  dropout_p=self.dropout if self.training else 0.)
+        if q_offset == 0 and q.shape[-2] == k.shape[-2]:
+            return local_attention(q, k, v, chunk_len=self.chunk_len, n_chunks_before=self.n_chunks_before,
+                                   n_chunks_after=self.n_chunks_after, **kw)
+        window = local_window_mask(q.shape[-2], k.shape[-2], self.chunk_len, self.n_chunks_before,
+                                   self.n_chunks_after, q_offset, device=q.device)          # cached decoding
+        return full_attention(q, k, v, attn_mask=window, q_offset=q_offset, **kw)
+
+    def extra_repr(self) -> str:
+        return (f"d_model={self.d_model}, n_heads={self.n_heads}, chunk_len={self.chunk_len}, "
+                f"n_chunks_before={self.n_chunks_before}, n_chunks_after={self.n_chunks_after}, causal={self.causal}")

@@ -30,7 +30,8 @@ def default(x, d):
 # %% ../nbs/00_core.ipynb #aef1d410
 def check_tokens(x: Tensor, max_seq_len: int | None = None, vocab_sz: int | None = None, name: str = 'x') -> Tensor:
     "Validate a batch of token ids of shape (batch, seq_len) and return it."
-    if not isinstance(x, Tensor): raise TypeError(f"{name} must be a torch.LongTensor of token ids, got {type(x).__name__}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.LongTensor of token ids, got {type(x).__name__}")
     if x.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
         raise TypeError(f"{name} must hold integer token ids (torch.long), got dtype {x.dtype}; "
                         f"embeddings take ids, not floats")
@@ -77,7 +78,8 @@ def seed_everything(seed: int) -> None:
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
 
 def make_generator(seed: int | None = None, device='cpu') -> torch.Generator:
-    "A private generator; seeded from `seed`, or from the global RNG so that `seed_everything` still makes runs reproducible."
+    """A private generator; seeded from `seed`, or from the global RNG so that `seed_everything` still makes runs
+    reproducible."""
     g = torch.Generator(device=device)
     g.manual_seed(default(seed, lambda: int(torch.randint(0, 2**62, (1,)).item())))
     return g
@@ -127,7 +129,8 @@ def pad_to_multiple(x: Tensor, multiple: int, dim: int = 1, value=0) -> tuple[Te
 
 # %% ../nbs/00_core.ipynb #1de3ba56
 def find_shared_data(start=None) -> 'Path | None':
-    "The folder of real test data: `$REFORMER_DATA_DIR`, else the first `shared/data` found walking up from `start` (cwd)."
+    """The folder of real test data: `$REFORMER_DATA_DIR`, else the first `shared/data` found walking up from
+    `start` (cwd)."""
     from pathlib import Path
     if os.environ.get('REFORMER_DATA_DIR'): return Path(os.environ['REFORMER_DATA_DIR'])
     p = Path(default(start, os.getcwd())).resolve()

@@ -1,4 +1,5 @@
-"""Feed-forward blocks, residual wrappers (pre- and post-norm) and positional encodings (learned, sinusoidal and axial).
+"""Feed-forward blocks (whole and chunked), residual wrappers (pre- and post-norm), the sub-layers a stack runs
+and what they declare to it, and positional encodings (learned, sinusoidal and axial).
 
 Docs: https://reformer-repro.github.io/reformer_repro/layers.html.md"""
 
@@ -10,12 +11,15 @@ import math
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 from axial_positional_embedding import AxialPositionalEmbedding as _AxialPositionalEmbedding
 from .core import *
 
 # %% auto #0
-__all__ = ['FeedForward', 'PreNorm', 'Residual', 'PositionalEncoding', 'AbsolutePositionalEmbedding',
-           'SinusoidalPositionalEncoding', 'default_axial_shape', 'AxialPositionalEncoding', 'positional_encoding']
+__all__ = ['FeedForward', 'PreNorm', 'Residual', 'autocast_state', 'accumulate_grads', 'chunked_apply', 'ChunkedFeedForward',
+           'saved_tensor_bytes', 'Sublayer', 'SelfAttentionLayer', 'CrossAttentionLayer', 'FeedForwardLayer',
+           'PositionalEncoding', 'AbsolutePositionalEmbedding', 'SinusoidalPositionalEncoding', 'default_axial_shape',
+           'AxialPositionalEncoding', 'positional_encoding']
 
 # %% ../nbs/01_layers.ipynb #ca038a83
 _activations = {'gelu': nn.GELU, 'relu': nn.ReLU}
@@ -34,11 +38,16 @@ class FeedForward(nn.Module):
 
 # %% ../nbs/01_layers.ipynb #d05a6f18
 class PreNorm(nn.Module):
-    "Apply `fn` to the layer-normalised input: `fn(norm(x))` (the F and G of a reversible block)."
+    """Apply `fn` to the layer-normalised input: `fn(norm(x))` (the F and G of a reversible block). Layer norm
+    treats positions independently, so the wrapper declares what `fn` declares (see `Sublayer`)."""
     def __init__(self, d_model: int, fn: nn.Module):
         super().__init__()
         self.norm, self.fn = nn.LayerNorm(d_model), fn
     def forward(self, x: Tensor, **kwargs) -> Tensor: return self.fn(self.norm(x), **kwargs)
+    @property
+    def replays_state(self) -> bool: return getattr(self.fn, 'replays_state', False)
+    @property
+    def chunk_size(self) -> int | None: return getattr(self.fn, 'chunk_size', None)
 
 class Residual(nn.Module):
     "Residual connection around `fn` with pre-norm `x + drop(fn(norm(x)))` or post-norm `norm(x + drop(fn(x)))`."
@@ -48,6 +57,123 @@ class Residual(nn.Module):
     def forward(self, x: Tensor, **kwargs) -> Tensor:
         if self.prenorm: return x + self.drop(self.fn(self.norm(x), **kwargs))
         return self.norm(x + self.drop(self.fn(x, **kwargs)))
+
+# %% ../nbs/01_layers.ipynb #ded4224a
+def autocast_state(device: torch.device) -> dict:
+    "The autocast settings in force for `device`, to re-enter in a backward recompute (autocast is off there)."
+    dt = device.type
+    return dict(device_type=dt, enabled=torch.is_autocast_enabled(dt), dtype=torch.get_autocast_dtype(dt))
+
+def accumulate_grads(acc: list, idx, grads) -> None:
+    "Add each of `grads` into `acc[i]` for i in `idx` (None gradients skipped; a first one is stored as is)."
+    for i, g in zip(idx, grads):
+        if g is None: continue
+        acc[i] = g if acc[i] is None else acc[i] + g
+
+class _ChunkedFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, module, fn, chunk_size, *params):
+        ctx.state, ctx.autocast = RNGState(module, x.device), autocast_state(x.device)
+        with torch.no_grad(): out = torch.cat([fn(c) for c in x.split(chunk_size, dim=-2)], dim=-2)
+        ctx.save_for_backward(x)
+        ctx.fn, ctx.chunk_size, ctx.params = fn, chunk_size, params
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        need_x = ctx.needs_input_grad[0]
+        gx, gp = (torch.empty_like(x) if need_x else None), [None] * len(ctx.params)
+        idx = [i for i, p in enumerate(ctx.params) if p.requires_grad]
+        start = 0
+        with torch.enable_grad(), torch.autocast(**ctx.autocast), ctx.state.replay():  # same chunks, order, masks
+            for xc, gc in zip(x.split(ctx.chunk_size, dim=-2), grad.split(ctx.chunk_size, dim=-2)):
+                xc = xc.detach().requires_grad_(need_x)
+                out = ctx.fn(xc)                                                        # (b, chunk, d)
+                g = torch.autograd.grad(out, ([xc] if need_x else []) + [ctx.params[i] for i in idx], gc,
+                                        allow_unused=True)
+                if need_x: gx.narrow(-2, start, xc.shape[-2]).copy_(g[0])
+                accumulate_grads(gp, idx, g[need_x:])
+                start += xc.shape[-2]
+        return gx, None, None, None, *gp
+
+def chunked_apply(fn, x: Tensor, chunk_size: int, module: nn.Module) -> Tensor:
+    """`fn(x)` for a position-wise `fn` whose parameters and generators belong to `module`, `chunk_size`
+    positions at a time in forward and backward: autograd keeps only `x`."""
+    if x.shape[-2] <= chunk_size: return fn(x)
+    params = list(module.parameters())
+    if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
+        return _ChunkedFunction.apply(x, module, fn, chunk_size, *params)
+    return torch.cat([fn(c) for c in x.split(chunk_size, dim=-2)], dim=-2)
+
+class ChunkedFeedForward(FeedForward):
+    "`FeedForward` (same parameters) applied `chunk_size` positions at a time in forward and backward."
+    def __init__(self, d_model: int, d_ff: int | None = None, dropout: float = 0., activation: str = 'gelu',
+                 chunk_size: int = 128):
+        super().__init__(d_model, d_ff, dropout, activation)
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size={chunk_size} must be >= 1 (positions per feed-forward chunk)")
+        self.chunk_size = chunk_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        "x: (..., n, d_model) -> (..., n, d_model)."
+        return chunked_apply(self.net, x, self.chunk_size, self)
+
+# %% ../nbs/01_layers.ipynb #315fc7cd
+def saved_tensor_bytes(fn, *args, **kwargs) -> int:
+    "Total bytes of the tensors autograd saves for backward while running `fn(*args, **kwargs)` (parameters excluded)."
+    total, seen = 0, set()
+    def pack(t):
+        nonlocal total
+        if not isinstance(t, nn.Parameter) and t.untyped_storage().data_ptr() not in seen:
+            seen.add(t.untyped_storage().data_ptr()); total += t.untyped_storage().nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(*args, **kwargs)
+    return total
+
+# %% ../nbs/01_layers.ipynb #fac88ef0
+class Sublayer(nn.Module):
+    """A sub-layer of a residual or reversible stack: `forward(x, mask=None, context=None, context_mask=None,
+    cache=None, state=None)` -> (b, n, d_model). Declares `replays_state` (forward takes `state=`, a dict it
+    fills when empty and replays when filled) and `chunk_size` (position-wise, run chunk by chunk)."""
+    replays_state: bool = False
+    chunk_size: int | None = None
+
+class SelfAttentionLayer(Sublayer):
+    "Self-attention sub-layer (full, shared-QK or LSH) followed by output dropout."
+    def __init__(self, attn: nn.Module, dropout: float = 0.):
+        super().__init__()
+        self.attn, self.drop = attn, nn.Dropout(dropout)
+    @property
+    def replays_state(self) -> bool: return getattr(self.attn, 'replays_state', False)
+    def forward(self, x, mask=None, context=None, context_mask=None, cache=None, state=None):
+        kw = dict(key_padding_mask=mask)
+        if exists(cache): kw['cache'] = cache
+        if exists(state): kw['state'] = state
+        return self.drop(self.attn(x, **kw))
+
+class CrossAttentionLayer(Sublayer):
+    "Cross-attention sub-layer: queries from `x`, keys and values from the encoder output `context`."
+    def __init__(self, attn: nn.Module, dropout: float = 0.):
+        super().__init__()
+        self.attn, self.drop = attn, nn.Dropout(dropout)
+    def forward(self, x, mask=None, context=None, context_mask=None, cache=None, state=None):
+        return self.drop(self.attn(x, context=context, key_padding_mask=context_mask, cache=cache))
+
+class FeedForwardLayer(Sublayer):
+    """Position-wise feed-forward sub-layer followed by output dropout; with `chunk_size` both run chunk by chunk
+    (forward and backward), which it declares through `chunk_size`."""
+    def __init__(self, ff: nn.Module, dropout: float = 0., chunk_size: int | None = None):
+        super().__init__()
+        if exists(chunk_size) and chunk_size < 1:
+            raise ValueError(f"chunk_size={chunk_size} must be >= 1 (positions per feed-forward chunk)")
+        self.ff, self.drop, self.chunk_size = ff, nn.Dropout(dropout), chunk_size
+    def _ff(self, x: Tensor) -> Tensor: return self.drop(self.ff(x))
+    def forward(self, x, mask=None, context=None, context_mask=None, cache=None, state=None):
+        if exists(self.chunk_size): return chunked_apply(self._ff, x, self.chunk_size, self)   # (b, n, d)
+        return self._ff(x)
 
 # %% ../nbs/01_layers.ipynb #ed3eec33
 class PositionalEncoding(nn.Module):
@@ -59,7 +185,8 @@ class PositionalEncoding(nn.Module):
     def check(self, n: int, offset: int):
         if offset + n > self.max_seq_len:
             raise ValueError(f"positions up to {offset + n} requested but the model was built with "
-                             f"max_seq_len={self.max_seq_len}; build it with a larger max_seq_len or use shorter inputs")
+                             f"max_seq_len={self.max_seq_len}; build it with a larger max_seq_len or use shorter "
+                             f"inputs")
 
 class AbsolutePositionalEmbedding(PositionalEncoding):
     "Learned absolute position embeddings."
@@ -88,11 +215,13 @@ class SinusoidalPositionalEncoding(PositionalEncoding):
 # %% ../nbs/01_layers.ipynb #6b3abba6
 def default_axial_shape(max_seq_len: int) -> tuple[int, int]:
     "A near-square grid (n1, n2) with n1*n2 >= max_seq_len; powers of two stay exact (1024 -> (32, 32))."
-    n1 = 2 ** math.ceil(math.log2(max_seq_len) / 2) if max_seq_len & (max_seq_len - 1) == 0 else math.ceil(math.sqrt(max_seq_len))
+    power_of_two = max_seq_len & (max_seq_len - 1) == 0
+    n1 = 2 ** math.ceil(math.log2(max_seq_len) / 2) if power_of_two else math.ceil(math.sqrt(max_seq_len))
     return n1, math.ceil(max_seq_len / n1)
 
 class AxialPositionalEncoding(PositionalEncoding):
-    "Axial position embeddings (Reformer §5) via the `axial-positional-embedding` package; grid chosen from `max_seq_len`."
+    """Axial position embeddings (Reformer §5) via the `axial-positional-embedding` package; grid chosen from
+    `max_seq_len`."""
     def __init__(self, d_model: int, max_seq_len: int, axial_shape: tuple[int, ...] | None = None):
         super().__init__(d_model, max_seq_len)
         self.axial_shape = tuple(default(axial_shape, lambda: default_axial_shape(max_seq_len)))

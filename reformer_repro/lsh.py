@@ -9,41 +9,48 @@ Docs: https://reformer-repro.github.io/reformer_repro/lsh.html.md"""
 # %% ../nbs/04_lsh.ipynb #a15c842b
 from __future__ import annotations
 import math
+from dataclasses import dataclass, fields, asdict, replace
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from einops import rearrange
 from .core import *
+from .lsh_kernels import window_attention, unsort, unsort_combine
 
 # %% auto #0
-__all__ = ['draw_rotations', 'hash_vectors', 'lsh_sizes', 'lsh_attention', 'LSHSelfAttention']
+__all__ = ['draw_rotations', 'hash_vectors', 'lsh_sizes', 'LSHSettings', 'SortTables', 'sort_tables', 'lsh_mask',
+           'duplicate_mask', 'combine_rounds', 'lsh_attention', 'LSHSelfAttention']
 
 # %% ../nbs/04_lsh.ipynb #3bda7b8f
-def draw_rotations(n_heads: int, n_hashes: int, d_head: int, n_buckets: int, generator: torch.Generator | None = None,
-                   device=None, dtype=torch.float32) -> Tensor:
-    "Random projections (n_heads, n_hashes, d_head, n_buckets // 2), one per head and round, drawn from `generator`."
+def draw_rotations(n_heads: int, n_hashes: int, d_head: int, n_buckets: int,
+                   generator: torch.Generator | None = None, device=None, dtype=torch.float32) -> Tensor:
+    "Random projections (n_heads, n_hashes, d_head, n_buckets // 2), one per head and round, from `generator`."
     if n_buckets < 2 or n_buckets % 2:
         raise ValueError(f"n_buckets={n_buckets} must be even and >= 2 (angular LSH uses argmax over [xR; -xR])")
-    if min(n_heads, n_hashes, d_head) < 1: raise ValueError(f"n_heads, n_hashes, d_head must be >= 1, got {n_heads, n_hashes, d_head}")
+    if min(n_heads, n_hashes, d_head) < 1:
+        raise ValueError(f"n_heads, n_hashes, d_head must be >= 1, got {n_heads, n_hashes, d_head}")
     gen_device = generator.device if exists(generator) else device
     r = torch.randn(n_heads, n_hashes, d_head, n_buckets // 2, generator=generator, device=gen_device, dtype=dtype)
     return r.to(device) if exists(device) else r
 
 def hash_vectors(x: Tensor, rotations: Tensor) -> Tensor:
-    """Angular LSH buckets `argmax([xR; -xR])` (paper eq. 4) of x (b, h, n, d) under `rotations` (h, n_hashes, d, n_buckets//2)
-    (or any shape broadcastable to (b, h, n_hashes, d, n_buckets//2)); returns a LongTensor (b, h, n_hashes, n)."""
+    """Angular LSH buckets `argmax([xR; -xR])` (paper eq. 4) of x (b, h, n, d) under `rotations`
+    (h, n_hashes, d, n_buckets//2), or any shape broadcastable to (b, h, n_hashes, d, n_buckets//2);
+    returns a LongTensor (b, h, n_hashes, n)."""
     if x.ndim != 4: raise ValueError(f"x must have shape (batch, heads, seq_len, d), got {tuple(x.shape)}")
     if rotations.ndim < 3 or rotations.shape[-2] != x.shape[-1]:
-        raise ValueError(f"rotations must have shape (heads, n_hashes, d={x.shape[-1]}, n_buckets//2), got {tuple(rotations.shape)}")
+        raise ValueError(f"rotations must have shape (heads, n_hashes, d={x.shape[-1]}, n_buckets//2), "
+                         f"got {tuple(rotations.shape)}")
     with torch.no_grad():
-        xr = x if x.dtype in (torch.float32, torch.float64) else x.float()         # hash low-precision inputs in fp32
-        rot = torch.matmul(xr.unsqueeze(2), rotations.to(xr))                      # (b, h, n_hashes, n, n_buckets/2)
+        xr = x if x.dtype in (torch.float32, torch.float64) else x.float()      # hash low precision in fp32
+        rot = torch.matmul(xr.unsqueeze(2), rotations.to(xr))                   # (b, h, n_hashes, n, n_buckets/2)
         mx, i_mx = rot.max(-1)
-        mn, i_mn = rot.min(-1)                                                     # argmax of -xR is argmin of xR
-        return torch.where(mx >= -mn, i_mx, i_mn + rot.shape[-1])                  # ties -> first half, as argmax does
+        mn, i_mn = rot.min(-1)                                                  # argmax of -xR is argmin of xR
+        return torch.where(mx >= -mn, i_mx, i_mn + rot.shape[-1])               # ties -> first half, as argmax
 
 # %% ../nbs/04_lsh.ipynb #f1e65ea9
-def lsh_sizes(n: int, bucket_size: int = 64, chunk_len: int | None = None, n_buckets: int | None = None) -> tuple[int, int, int]:
+def lsh_sizes(n: int, bucket_size: int = 64, chunk_len: int | None = None,
+              n_buckets: int | None = None) -> tuple[int, int, int]:
     "(padded_len, chunk_len, n_buckets) used by LSH attention on a sequence of length `n`."
     if bucket_size < 1: raise ValueError(f"bucket_size must be >= 1, got {bucket_size}")
     chunk_len = default(chunk_len, 2 * bucket_size)
@@ -52,280 +59,169 @@ def lsh_sizes(n: int, bucket_size: int = 64, chunk_len: int | None = None, n_buc
     if n_buckets is None:
         n_buckets = n_pad // bucket_size
         if n_buckets < 2 or n_buckets % 2:
-            raise ValueError(f"n_buckets = padded length {n_pad} // bucket_size {bucket_size} = {n_buckets}, but it must be even "
-                             f"and >= 2; pass n_buckets explicitly or use chunk_len a multiple of 2*bucket_size={2*bucket_size}")
+            raise ValueError(f"n_buckets = padded length {n_pad} // bucket_size {bucket_size} = {n_buckets}, but it "
+                             f"must be even and >= 2; pass n_buckets explicitly or use chunk_len a multiple of "
+                             f"2*bucket_size={2*bucket_size}")
     elif n_buckets < 2 or n_buckets % 2:
         raise ValueError(f"n_buckets={n_buckets} must be even and >= 2 (angular LSH uses argmax over [xR; -xR])")
     return n_pad, chunk_len, n_buckets
 
-# %% ../nbs/04_lsh.ipynb #0ebbbc99
-class _Permute(torch.autograd.Function):
-    "Rows of `x` permuted by `idx` (inverse permutation `inv`): forward and backward are both gathers."
-    @staticmethod
-    def forward(ctx, x, idx, inv):
-        ctx.save_for_backward(inv)
-        return x.reshape(-1, x.shape[-1]).index_select(0, idx).view(x.shape)
-    @staticmethod
-    def backward(ctx, g):
-        inv, = ctx.saved_tensors
-        return g.reshape(-1, g.shape[-1]).index_select(0, inv).view(g.shape), None, None
+# %% ../nbs/04_lsh.ipynb #b9e50c40
+def _check_lookback(lookback: str, duplicate_correction: bool, n_hashes: int = 2):
+    if lookback not in ('none', 'wrap'): raise ValueError(f"lookback={lookback!r}: choose 'none' or 'wrap'")
+    if lookback == 'wrap' and duplicate_correction and n_hashes > 1:
+        raise ValueError("lookback='wrap' counts every key a window holds, as trax and HF do, so it has no duplicate "
+                         "correction: pass duplicate_correction=False with it")
 
-class _UnsortCombine(torch.autograd.Function):
-    """Eq. 13's weighted sum over rounds fused with the unsorting: out[i] = sum_r w[r, i] * o_r[where i sits in round
-    r's sorted order]. o: (b, h, R, n, dv), each round in its sorted order; w: (b, h, R, n) in original order;
-    `unsort_idx` / `sort_idx` index the flat (b, h, R, n) rows (sorted row of each token / token of each sorted row),
-    `q_idx` the flat (b, h, n) rows of each sorted row. Works a round at a time, so the only (R, n, dv)-sized tensor
-    besides o is its gradient: unsorting o first and then weighting it would allocate three."""
-    @staticmethod
-    def forward(ctx, o, w, unsort_idx, sort_idx, q_idx):
-        b, h, R, n, dv = o.shape
-        rows, flat = unsort_idx.view(b, h, R, n), o.reshape(-1, dv)
-        out = o.new_zeros(b, h, n, dv)
-        for r in range(R):
-            o_r = flat.index_select(0, rows[:, :, r].flatten()).view(b, h, n, dv)
-            out.addcmul_(o_r, w[:, :, r].unsqueeze(-1).to(o.dtype))
-        ctx.save_for_backward(o, w, unsort_idx, sort_idx, q_idx)
-        return out
-    @staticmethod
-    def backward(ctx, g):
-        o, w, unsort_idx, sort_idx, q_idx = ctx.saved_tensors
-        b, h, R, n, dv = o.shape
-        g_sorted = g.reshape(-1, dv).index_select(0, q_idx).view(b, h, R, n, dv)  # g at every round's sorted rows
-        dw_sorted = w.new_empty(b, h, R, n)
-        for r in range(R): dw_sorted[:, :, r] = (o[:, :, r] * g_sorted[:, :, r]).sum(-1)
-        dw = dw_sorted.view(-1).index_select(0, unsort_idx).view(b, h, R, n)
-        w_sorted = w.reshape(-1).index_select(0, sort_idx).view(b, h, R, n, 1)
-        return g_sorted.mul_(w_sorted.to(g_sorted.dtype)), dw, None, None, None
+@dataclass
+class LSHSettings:
+    "The options of the LSH algorithm, as they travel from a model config to every `lsh_attention` call."
+    bucket_size: int = 64                 # average tokens per bucket: n_buckets = padded length // bucket_size
+    n_hashes: int = 1                     # hash rounds
+    chunk_len: int | None = None          # attention chunk m, default 2 * bucket_size
+    n_buckets: int | None = None          # fixed number of buckets instead of the derived one
+    n_chunks_before: int = 1              # chunks of look-back
+    n_chunks_after: int = 0               # chunks of look-ahead
+    mask_within_bucket: bool = True       # forbid keys of other buckets (eq. 5)
+    duplicate_correction: bool = True     # count each key once over the rounds (eq. 15)
+    lookback: str = 'none'                # chunk 0's look-back: 'none', or 'wrap' (trax, HF) across rounds
 
-class _SortGather(torch.autograd.Function):
-    """Rows of x (b, h, n, d) in each round's sorted order: `x.view(-1, d)[idx]` with `idx` one permutation per round.
-    Backward gathers the gradient back with the inverse permutations `inv_idx` and sums the rounds: a parallel
-    gather and a sum instead of a serial scatter-add."""
-    @staticmethod
-    def forward(ctx, x, idx, inv_idx, n_rounds):
-        ctx.save_for_backward(inv_idx); ctx.x_shape, ctx.n_rounds = x.shape, n_rounds
-        return x.reshape(-1, x.shape[-1]).index_select(0, idx)
-    @staticmethod
-    def backward(ctx, g):
-        inv_idx, = ctx.saved_tensors
-        b, h, n, d = ctx.x_shape
-        gx = g.reshape(-1, g.shape[-1]).index_select(0, inv_idx).view(b, h, ctx.n_rounds, n, d).sum(2)
-        return gx, None, None, None
+    def __post_init__(self):
+        if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
+        lsh_sizes(1, self.bucket_size, self.chunk_len, self.n_buckets)                # validates the sizes
+        if self.n_buckets is None and exists(self.chunk_len) and self.chunk_len % (2 * self.bucket_size):
+            raise ValueError(f"chunk_len={self.chunk_len} must be a multiple of 2*bucket_size={2 * self.bucket_size} "
+                             f"so that n_buckets = padded length // bucket_size is always even; or pass n_buckets")
+        if self.n_chunks_before < 0 or self.n_chunks_after < 0:
+            raise ValueError(f"n_chunks_before and n_chunks_after must be >= 0, got "
+                             f"{self.n_chunks_before}, {self.n_chunks_after}")
+        _check_lookback(self.lookback, self.duplicate_correction)
 
-def _fold_windows_(dst: Tensor, g: Tensor, W: int) -> Tensor:
-    """Add the gradient of chunk windows g (..., C, W*m, d) onto the padded chunks dst (..., C+W-1, m, d) they were
-    cut from (window c = padded chunks c .. c+W-1); returns dst."""
-    C, m = g.shape[-3], g.shape[-2] // W
-    for w in range(W): dst[..., w:w + C, :, :] += g[..., :, w * m:(w + 1) * m, :]
-    return dst
+    @classmethod
+    def names(cls) -> tuple[str, ...]: return tuple(f.name for f in fields(cls))
 
-class _Windows(torch.autograd.Function):
-    """Padded chunks x (..., C+W-1, m, d) -> windows (..., C, W*m, d), window c = padded chunks c .. c+W-1 (W block
-    copies); backward folds the windows back. The fused CPU path reads the same windows through a view instead."""
-    @staticmethod
-    def forward(ctx, x, W):
-        *lead, Cp, m, d = x.shape
-        C = Cp - W + 1
-        out = x.new_empty(*lead, C, W, m, d)
-        for w in range(W): out[..., w, :, :] = x[..., w:w + C, :, :]
-        ctx.W = W
-        return out.view(*lead, C, W * m, d)
-    @staticmethod
-    def backward(ctx, g):
-        *lead, C, Wm, d = g.shape
-        return _fold_windows_(g.new_zeros(*lead, C + ctx.W - 1, Wm // ctx.W, d), g, ctx.W), None
 
-def _softmax_(x: Tensor) -> Tensor:
-    "Softmax over the last dim, in place on CPU (saves allocating the largest tensor), out of place elsewhere."
-    return torch._softmax(x, -1, False, out=x) if x.device.type == 'cpu' else torch.softmax(x, -1)
+    def attention_kwargs(self) -> dict:
+        "Keyword arguments of `lsh_attention` (the rounds come with the rotations or buckets passed with them)."
+        return {k: v for k, v in asdict(self).items() if k != 'n_hashes'}
 
-class _ChunkAttention(torch.autograd.Function):
-    """softmax(q kᵀ - log N, masked) v for every query chunk against its key window, returning (out, logsumexp).
-    q: (..., m, d) (already scaled); k: (..., W*m, d); v: (..., W*m, dv); forbidden: bool broadcastable to (..., m, W*m);
-    the query's own key sits on the diagonal of columns [self_col, self_col + m)."""
-    @staticmethod
-    def forward(ctx, q, k, v, forbidden, self_col, dropout_p):
-        m = q.shape[-2]
-        dots = q @ k.transpose(-1, -2)                                              # (..., m, W*m)
-        dots[..., self_col:self_col + m].diagonal(dim1=-2, dim2=-1).fill_(self_mask_value(dots.dtype))
-        dots.masked_fill_(forbidden, mask_value(dots.dtype))
-        mx, i_mx = dots.max(-1, keepdim=True)
-        p = _softmax_(dots); del dots
-        acc = torch.promote_types(p.dtype, torch.float32)                           # lse in >= fp32 (bf16 inputs)
-        lse = (mx.to(acc) - p.gather(-1, i_mx).to(acc).log()).squeeze(-1)          # p at the argmax = exp(max - lse)
-        keep = None
-        if dropout_p > 0:
-            keep = torch.empty_like(p, dtype=torch.bool).bernoulli_(1 - dropout_p)
-            o = (p * keep / (1 - dropout_p)) @ v
-        else: o = p @ v
-        ctx.save_for_backward(q, k, v, p, o, keep)
-        ctx.self_col, ctx.dropout_p = self_col, dropout_p
-        return o, lse
+# %% ../nbs/04_lsh.ipynb #7fbb180c
+@dataclass
+class SortTables:
+    "Where every token sits in each round's sorted, chunked order; rows index the flat (b*h*n, d) tables."
+    perm: Tensor         # (b, h, R, n) token at each sorted slot
+    inv: Tensor          # (b, h, R, n) sorted slot of each token
+    q_bucket: Tensor     # (b, h, R, C, m) int32 bucket of each sorted query
+    k_bucket: Tensor     # (b, h, R, C, W*m) int32 bucket of each key of each window
+    k_pos: Tensor        # (b, h, R, C, W*m) original position of each key of each window
+    in_window: Tensor    # (C, W*m) False for window slots before the first or after the last chunk
+    q_idx: Tensor        # (b*h*R*n,) row of each sorted query
+    k_idx: Tensor        # (b*h*R*C*W*m,) row of each key of each window
+    kv_idx: Tensor       # (b*h*R*(C+W-1)*m,) row of each slot of the padded key/value chunks
+    unsort_idx: Tensor   # (b*h*R*n,) sorted row of each token, over all rounds
+    sort_idx: Tensor     # (b*h*R*n,) token row of each sorted row, over all rounds
+    chunk_len: int
+    n_before: int
+    n_after: int
+    k_round: Tensor | None = None   # (R, C, W*m) round whose sorted order each window slot comes from ('wrap')
 
-    @staticmethod
-    def backward(ctx, do, dlse):
-        q, k, v, p, o, keep = ctx.saved_tensors
-        q, k, v, o, do = (t.to(p.dtype) for t in (q, k, v, o, do))              # autocast is off in backward: one dtype
-        m, dp_ = q.shape[-2], ctx.dropout_p
-        pd = p if keep is None else p * keep / (1 - dp_)
-        dv = pd.transpose(-1, -2) @ do
-        dP = do @ v.transpose(-1, -2)                                               # (..., m, W*m)
-        if exists(keep): dP.mul_(keep).div_(1 - dp_)
-        D = (do * o).sum(-1, keepdim=True)                                          # = sum_j p_ij dP_ij
-        if exists(dlse): D = D - dlse.unsqueeze(-1).to(D.dtype)
-        ds = dP.sub_(D).mul_(p)                                                     # softmax (and logsumexp) backward
-        ds[..., ctx.self_col:ctx.self_col + m].diagonal(dim1=-2, dim2=-1).zero_()   # the self score is a constant
-        return ds @ k, ds.transpose(-1, -2) @ q, dv, None, None, None
+@torch.no_grad()
+def sort_tables(buckets: Tensor, chunk_len: int, n_before: int = 1, n_after: int = 0,
+                wrap: bool = False) -> SortTables:
+    """Sort every row of `buckets` (b, h, R, n) by (bucket, position) and cut it into chunks of `chunk_len`;
+    `wrap`: the rounds' sorted orders form one cycle of R*C chunks that the windows run around."""
+    b, h, R, n = buckets.shape
+    m, C, dev = chunk_len, n // chunk_len, buckets.device
+    s_buckets, perm = buckets.sort(dim=-1, stable=True)                            # (b, h, R, n)
+    inv = torch.empty_like(perm).scatter_(-1, perm, torch.arange(n, device=dev).expand_as(perm))
+    offsets = torch.arange(-n_before, n_after + 1, device=dev)                      # (W,)
+    row0 = (torch.arange(b * h, device=dev) * n).view(b, h, 1, 1)                   # first row of each (b, h)
+    rows = (torch.arange(b * h * R, device=dev) * n).view(b, h, R, 1)               # ... of each (b, h, round)
+    if wrap:                              # chunk 0 of round r looks back at the last chunk of round r-1
+        cw = (torch.arange(R * C, device=dev)[:, None] + offsets) % (R * C)         # (R*C, W) global chunks
+        window = lambda t: t.reshape(b, h, R * C, m)[:, :, cw].reshape(b, h, R, C, -1)   # (b, h, R, C, W*m)
+        in_window = torch.ones(C, len(offsets) * m, dtype=torch.bool, device=dev)
+        k_round = (cw // C).repeat_interleave(m, -1).view(R, C, -1)                 # (R, C, W*m)
+        pad = torch.arange(R, device=dev)[:, None] * C + torch.arange(-n_before, C + n_after, device=dev)
+        kv_idx = (perm + row0).view(b, h, R * C, m)[:, :, pad % (R * C)].flatten()  # (R, C+W-1) padded chunks
+    else:                                 # chunk 0 has no look-back: slots outside the round are masked
+        cw = torch.arange(C, device=dev)[:, None] + offsets                          # (C, W)
+        in_window = ((cw >= 0) & (cw < C)).repeat_interleave(m, -1)                 # (C, W*m)
+        cw = cw.clamp(0, C - 1)                                                      # chunk behind each slot
+        window = lambda t: t.view(b, h, R, C, m)[:, :, :, cw].flatten(-2)           # (b, h, R, C, W*m)
+        k_round = None
+        pad_chunks = torch.arange(-n_before, C + n_after, device=dev).clamp(0, C - 1)   # (C+W-1,) padded
+        kv_idx = (perm + row0).view(b, h, R, C, m)[:, :, :, pad_chunks].flatten()
+    sb = s_buckets.to(torch.int32)                                                  # int32 compares: less traffic
+    k_pos = window(perm)
+    return SortTables(perm=perm, inv=inv, q_bucket=sb.view(b, h, R, C, m), k_bucket=window(sb), k_pos=k_pos,
+                      in_window=in_window, q_idx=(perm + row0).flatten(), k_idx=(k_pos + row0[..., None]).flatten(),
+                      kv_idx=kv_idx, unsort_idx=(inv + rows).flatten(), sort_idx=(perm + rows).flatten(),
+                      chunk_len=m, n_before=n_before, n_after=n_after, k_round=k_round)
 
-_cpu_flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
-_cpu_flash_bwd = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward.default
+# %% ../nbs/04_lsh.ipynb #01cdd53d
+@torch.no_grad()
+def lsh_mask(t: SortTables, n_buckets: int, causal: bool = False, within_bucket: bool = True) -> Tensor:
+    "Bool (b, h, R, C, m or 1, W*m), True = the query may not attend to the key of its window."
+    b, h, R, C, m = t.q_bucket.shape
+    Wm = t.k_bucket.shape[-1]
+    key_bad = (t.k_bucket == n_buckets) | ~t.in_window                                # padding or outside
+    if exists(t.k_round): return _wrapped_mask(t, key_bad, causal, within_bucket)
+    if within_bucket:
+        forbidden = t.q_bucket.unsqueeze(-1) != t.k_bucket.masked_fill(key_bad, -1).unsqueeze(-2)
+        if causal:                      # same bucket => sorted order is position order: a fixed pattern
+            dev = forbidden.device
+            forbidden |= torch.arange(Wm, device=dev) > torch.arange(m, device=dev)[:, None] + t.n_before * m
+        return forbidden                                                               # (b, h, R, C, m, W*m)
+    if causal:
+        k_pos = t.k_pos.to(torch.int32).masked_fill_(key_bad, C * m)                  # bad keys: after everyone
+        return k_pos.unsqueeze(-2) > t.perm.to(torch.int32).view(b, h, R, C, m).unsqueeze(-1)
+    return key_bad.unsqueeze(-2)                                                       # (b, h, R, C, 1, W*m)
 
-def _own_bias(m: int, Wm: int, self_col: int, dtype, device) -> Tensor:
-    "Additive score template (m, W*m): `self_mask_value` on each query's own key (columns self_col..self_col+m), else 0."
-    own = torch.zeros(m, Wm, dtype=dtype, device=device)
-    own[:, self_col:self_col + m].fill_diagonal_(self_mask_value(dtype))
-    return own
+def _wrapped_mask(t: SortTables, key_bad: Tensor, causal: bool, within_bucket: bool) -> Tensor:
+    """`lsh_mask` when windows wrap around rounds (trax, HF): positions are compared directly (a window may hold
+    later keys of another round, or the own key twice — it counts on the diagonal only), and within buckets a
+    key sorted in another round is never in the query's bucket (trax offsets each round's bucket ids)."""
+    b, h, R, C, m = t.q_bucket.shape
+    Wm, dev = t.k_bucket.shape[-1], key_bad.device
+    q_pos, k_pos = t.perm.view(b, h, R, C, m, 1), t.k_pos.unsqueeze(-2)              # (.., m, 1), (.., 1, W*m)
+    diagonal = torch.arange(Wm, device=dev) == torch.arange(m, device=dev)[:, None] + t.n_before * m
+    forbidden = key_bad.unsqueeze(-2) | ((k_pos == q_pos) & ~diagonal)                 # (b, h, R, C, m, W*m)
+    if within_bucket:
+        other_round = (t.k_round != torch.arange(R, device=dev).view(R, 1, 1)).unsqueeze(-2)   # (R, C, 1, W*m)
+        forbidden |= (t.q_bucket.unsqueeze(-1) != t.k_bucket.unsqueeze(-2)) | other_round
+    if causal: forbidden |= k_pos > q_pos
+    return forbidden
 
-_SLICE_BYTES = 8 * 2 ** 20     # target size of the float mask per fused call (see `_FlashWindowAttention`)
-
-def _slices(G: int, C: int, bytes_per_chunk: int):
-    "(row, chunks) index pairs covering (G, C): runs of chunks of one row, about `_SLICE_BYTES` of mask each."
-    cs = max(1, min(C, _SLICE_BYTES // bytes_per_chunk))
-    return [(g, slice(c, min(c + cs, C))) for g in range(G) for c in range(0, C, cs)]
-
-def _windows(x: Tensor, C: int, W: int) -> Tensor:
-    "x (G, C+W-1, m, d) contiguous -> view (G, C, W*m, d) whose chunk c is rows [c*m, (c+W)*m): overlapping, nothing copied."
-    G, _, m, d = x.shape
-    return x.as_strided((G, C, W * m, d), (x.stride(0), m * d, d, 1), x.storage_offset())
-
-class _FlashWindowAttention(torch.autograd.Function):
-    """`_ChunkAttention` through PyTorch's fused CPU flash-attention kernels, with the sorting built in and key/value
-    windows that are never materialised. q_src, k_src, v_src: (N, d) row tables (scaled queries, unit keys, values
-    of every batch entry and head); q_rows: (G*C*m,) the row of each sorted, chunked query; kv_rows: (G*(C+W-1)*m,)
-    the row of each slot of the key/value chunks, sorted and chunked with `n_before` padding chunks in front and
-    `n_after` behind, so that the window of chunk c (chunks c-before .. c+after) is one contiguous run of W*m slots
-    and a strided view serves it (the kernels read through strides); forbidden: bool (G, C, m or 1, W*m).
-    Returns (out (G, C, m, d), lse (G, C, m)).
-
-    * The work goes in slices of about `_SLICE_BYTES` of mask, each a run of chunks of one row: the slice's queries
-      and key/value chunks are gathered from the row tables into small temporaries that the allocator reuses (glibc
-      maps blocks of >= 32 MiB afresh at every allocation and pays a page fault per 4 KiB), and nothing sorted is
-      kept: the backward gathers again. It keeps the row tables (1/n_hashes of the sorted copies), the bool
-      `forbidden` (a quarter of the float mask, rebuilt per slice), out and the log-sum-exp; the probabilities are
-      recomputed. Each slice's gradients go straight back to the row tables (`index_add_` through the same rows).
-    * A slice goes to the kernels as (chunks, 1 head, rows, d): one head makes every operand contiguous in their
-      (batch, seq, heads, dim) layout, so they make no copies (~5 % faster backward).
-    * The self score is *added* (`self_mask_value`) instead of replacing q·k; as exp(-1e5) underflows to 0 the two
-      agree unless a row has only itself: both give v_self, but the log-sum-exp is -1e5 + q·k here, not -1e5, which
-      changes nothing in eq. 13 beside rounds with ordinary log-sum-exps.
-    * The kernels' backward has no input for the log-sum-exp gradient that eq. 13 needs, but it uses `out` only in
-      D = rowsum(do * out), and the log-sum-exp gradient changes D to D - dlse: so we pass out - dlse/|do|^2 * do."""
-    @staticmethod
-    def _slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W):
-        """The queries (chunks, 1, m, d) and key/value windows (chunks, 1, W*m, d) of slice (g, c), and their rows in
-        the tables: (chunks*m,) for the queries, (chunks*W*m,) for the window slots."""
-        n = c.stop - c.start
-        q_r, kv_r = q_rows[g, c.start * m:c.stop * m], kv_rows[g, c.start * m:(c.stop + W - 1) * m]
-        q = q_src.index_select(0, q_r).view(n, 1, m, -1)
-        k, v = (_windows(t.index_select(0, kv_r).view(1, n + W - 1, m, -1), n, W).transpose(0, 1) for t in (k_src, v_src))
-        return q, k, v, q_r, kv_r.unfold(0, W * m, m).reshape(-1)
-
-    @staticmethod
-    def forward(ctx, q_src, k_src, v_src, q_rows, kv_rows, forbidden, self_col, n_before, n_after):
-        G, C = forbidden.shape[:2]
-        W = n_before + n_after + 1
-        m = q_rows.numel() // (G * C)
-        q_rows, kv_rows = q_rows.view(G, C * m), kv_rows.view(G, (C + W - 1) * m)
-        own = _own_bias(m, W * m, self_col, q_src.dtype, q_src.device)
-        masked = own.new_tensor(mask_value(q_src.dtype))
-        o = q_src.new_empty(G, C, m, v_src.shape[-1])
-        lse = torch.empty(G, C, m, dtype=torch.promote_types(q_src.dtype, torch.float32), device=q_src.device)
-        for g, c in _slices(G, C, m * W * m * q_src.element_size()):
-            q, k, v, *_ = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
-            bias = torch.where(forbidden[g, c, None], masked, own)
-            o_s, lse_s = _cpu_flash(q, k, v, 0., False, attn_mask=bias, scale=1.0)
-            o[g, c] = o_s.squeeze(1)
-            lse[g, c] = lse_s.squeeze(1)
-        ctx.save_for_backward(q_src, k_src, v_src, q_rows, kv_rows, forbidden, o, lse)
-        ctx.W, ctx.own, ctx.masked = W, own, masked
-        return o, lse
-
-    @staticmethod
-    def backward(ctx, do, dlse):
-        q_src, k_src, v_src, q_rows, kv_rows, forbidden, o, lse = ctx.saved_tensors
-        G, C, m, _ = o.shape
-        W, own, masked = ctx.W, ctx.own, ctx.masked
-        do = do.to(o.dtype)
-        acc = torch.promote_types(q_src.dtype, torch.float32)                    # sums over rounds and windows: >= fp32
-        dq, dk, dv = (torch.zeros_like(t, dtype=acc) for t in (q_src, k_src, v_src))
-        for g, c in _slices(G, C, m * W * m * q_src.element_size()):
-            q, k, v, q_r, win_r = _FlashWindowAttention._slice(q_src, k_src, v_src, q_rows, kv_rows, g, c, m, W)
-            bias = torch.where(forbidden[g, c, None], masked, own)
-            do_s, o_s = do[g, c, None], o[g, c, None]
-            if exists(dlse):                                                        # fold dlse into D (see docstring)
-                dd = (do_s * do_s).sum(-1, keepdim=True)
-                f = dlse[g, c, None].unsqueeze(-1).to(dd.dtype) / dd.clamp_min(torch.finfo(dd.dtype).tiny)
-                o_s = o_s - torch.where(dd > 0, f, 0.) * do_s
-            dq_s, dk_s, dv_s = _cpu_flash_bwd(do_s.contiguous(), q, k, v, o_s.contiguous(), lse[g, c, None], 0., False,
-                                              attn_mask=bias, scale=1.0)
-            dq.index_add_(0, q_r, dq_s.reshape(-1, dq.shape[-1]).to(acc))
-            dk.index_add_(0, win_r, dk_s.reshape(-1, dk.shape[-1]).to(acc))
-            dv.index_add_(0, win_r, dv_s.reshape(-1, dv.shape[-1]).to(acc))
-        return dq.to(q_src.dtype), dk.to(k_src.dtype), dv.to(v_src.dtype), None, None, None, None, None, None
-
-def _fused_ok(q: Tensor, v: Tensor, dropout_p: float) -> bool:
-    "The fused CPU kernels apply: CPU, no attention dropout, equal q/v head sizes, a dtype they take."
-    return (q.device.type == 'cpu' and dropout_p == 0 and q.shape[-1] == v.shape[-1]
-            and q.dtype in (torch.float32, torch.float64, torch.bfloat16))
-
-# %% ../nbs/04_lsh.ipynb #4a5f2e8c
-def _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p):
-    if not isinstance(qk, Tensor) or not isinstance(v, Tensor): raise TypeError("qk and v must be tensors of shape (batch, heads, seq_len, d)")
-    if qk.ndim != 4 or v.ndim != 4 or qk.shape[:3] != v.shape[:3]:
-        raise ValueError(f"qk and v must have shapes (batch, heads, seq_len, d) with equal first three dims, got {tuple(qk.shape)} and {tuple(v.shape)}")
-    if not qk.is_floating_point() or qk.dtype != v.dtype:
-        raise TypeError(f"qk and v must be floating point tensors of one dtype, got {qk.dtype} and {v.dtype}")
-    b, h, n, d = qk.shape
-    if n == 0: raise ValueError("seq_len must be >= 1")
-    if exists(key_padding_mask):
-        if key_padding_mask.dtype != torch.bool:
-            raise TypeError(f"key_padding_mask must be bool (True = real token), got {key_padding_mask.dtype}")
-        if tuple(key_padding_mask.shape) != (b, n):
-            raise ValueError(f"key_padding_mask must have shape (batch, seq_len) = {(b, n)}, got {tuple(key_padding_mask.shape)}")
-    if exists(rotations) and exists(buckets): raise ValueError("pass either rotations or buckets, not both")
-    if exists(rotations) and (rotations.ndim < 3 or rotations.shape[-2] != d):
-        raise ValueError(f"rotations must have shape (heads, n_hashes, d={d}, n_buckets//2), got {tuple(rotations.shape)}")
-    if exists(buckets):
-        if buckets.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
-            raise TypeError(f"buckets must be an integer tensor, got {buckets.dtype}")
-        if buckets.ndim != 4 or buckets.shape[:2] != (b, h) or buckets.shape[-1] != n:
-            raise ValueError(f"buckets must have shape (batch, heads, n_hashes, seq_len) = {(b, h, 'n_hashes', n)}, got {tuple(buckets.shape)}")
-    if n_chunks_before < 0 or n_chunks_after < 0:
-        raise ValueError(f"n_chunks_before and n_chunks_after must be >= 0, got {n_chunks_before}, {n_chunks_after}")
-    if not 0 <= dropout_p < 1: raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
-
-def _seen_in_earlier_round(buckets, inv, q_idx, k_idx, shape, chunk_len, n_before, n_after, within_bucket, n_buckets):
-    """Bool (b, h, R, C, m, W*m): True where the key was already attended by the query in an earlier round, i.e. lies
-    in the query's window (and bucket, when masking) of some round r' < r. Masking these is duplicate correction."""
-    b, h, R, C, m, Wm = shape
-    W = n_before + n_after + 1
-    # One integer code per token and round, chunk + W * bucket: as sorting groups buckets in order, two tokens of
-    # different buckets have codes at least W apart, so "key chunk - query chunk in [-before, after], same bucket"
-    # is just "query code - key code in [-after, before]". Small codes fit int16, which halves the traffic.
-    code = inv // chunk_len                                                         # chunk of each token in each round
+# %% ../nbs/04_lsh.ipynb #7869f40f
+def _round_codes(t: SortTables, buckets: Tensor, n_buckets: int, within_bucket: bool) -> Tensor:
+    """Code chunk + W * bucket (bucket only when masking within buckets) of every token and round, as
+    (b*h*n, R) in the smallest integer type that keeps differences exact."""
+    b, h, R, C, m = t.q_bucket.shape
+    W = t.n_before + t.n_after + 1
+    code = t.inv // m                                                                 # chunk of each token
     if within_bucket: code = code + buckets * W
-    max_code = C - 1 + (W * n_buckets if within_bucket else 0)                   # padding bucket = n_buckets; no device sync
-    small = max_code + W < 2 ** 14                                                # |differences| < 2^14: abs is safe
-    code = code.to(torch.int16 if small else torch.int32).permute(0, 1, 3, 2).reshape(-1, R)   # (b*h*n, rounds)
-    q_code = code.index_select(0, q_idx).view(b, h, R, C, m, R).permute(5, 0, 1, 2, 3, 4)        # (R', b, h, R, C, m)
-    k_code = code.index_select(0, k_idx).view(b, h, R, C, Wm, R).permute(5, 0, 1, 2, 3, 4)       # (R', b, h, R, C, Wm)
+    max_code = C - 1 + (W * n_buckets if within_bucket else 0)          # padding bucket = n_buckets; no sync
+    small = max_code + W < 2 ** 14                                                     # |differences| < 2^14
+    return code.to(torch.int16 if small else torch.int32).permute(0, 1, 3, 2).reshape(-1, R)
+
+@torch.no_grad()
+def duplicate_mask(t: SortTables, buckets: Tensor, n_buckets: int, within_bucket: bool = True) -> Tensor:
+    """Bool (b, h, R, C, m, W*m): True where the query already attended to the key in an earlier round
+    (the key lies in its window, and bucket when masking, of some round r' < r). Masking these is the
+    duplicate correction of eq. 15."""
+    b, h, R, C, m = t.q_bucket.shape
+    Wm, W, before, after = t.k_bucket.shape[-1], t.n_before + t.n_after + 1, t.n_before, t.n_after
+    code = _round_codes(t, buckets, n_buckets, within_bucket)                        # (b*h*n, R)
+    q_code = code.index_select(0, t.q_idx).view(b, h, R, C, m, R).permute(5, 0, 1, 2, 3, 4)   # (R', b, h, R, C, m)
+    k_code = code.index_select(0, t.k_idx).view(b, h, R, C, Wm, R).permute(5, 0, 1, 2, 3, 4)  # (R', ..., W*m)
     seen = torch.zeros(b, h, R, C, m, Wm, dtype=torch.bool, device=buckets.device)
     diff = torch.empty(b, h, C, m, Wm, dtype=code.dtype, device=buckets.device)
-    if W & (W - 1) == 0:       # W a power of two: hit <=> (q - k + after) & ~(W-1) == 0; keep the min of |that| over r'
+    if W & (W - 1) == 0:       # W a power of two: hit <=> (q - k + after) & ~(W-1) == 0; min of |that| over r'
         nearest = torch.empty_like(diff)
         for r in range(1, R):
             for r2 in range(r):
-                torch.sub(q_code[r2, :, :, r].unsqueeze(-1) + n_after, k_code[r2, :, :, r].unsqueeze(-2), out=diff)
+                torch.sub(q_code[r2, :, :, r].unsqueeze(-1) + after, k_code[r2, :, :, r].unsqueeze(-2), out=diff)
                 diff.bitwise_and_(~(W - 1)).abs_()
                 if r2 == 0: nearest.copy_(diff)
                 else: torch.minimum(nearest, diff, out=nearest)
@@ -335,148 +231,168 @@ def _seen_in_earlier_round(buckets, inv, q_idx, k_idx, shape, chunk_len, n_befor
         for r in range(1, R):
             for r2 in range(r):
                 torch.sub(q_code[r2, :, :, r].unsqueeze(-1), k_code[r2, :, :, r].unsqueeze(-2), out=diff)
-                torch.ge(diff, -n_after, out=hit).logical_and_(diff <= n_before)
+                torch.ge(diff, -after, out=hit).logical_and_(diff <= before)
                 seen[:, :, r].logical_or_(hit)
     return seen
+
+# %% ../nbs/04_lsh.ipynb #69fb0505
+def combine_rounds(o: Tensor, lse: Tensor, t: SortTables) -> Tensor:
+    "Rounds' outputs o (b*h*R, C, m, dv) and log-sum-exps (b*h*R, C, m), sorted -> (b, h, n, dv) (eq. 13)."
+    b, h, R, n = t.inv.shape
+    o = o.reshape(b, h, R, n, -1)                                                    # (b, h, R, n, dv), sorted
+    if R == 1: return unsort(o, t.unsort_idx, t.sort_idx)
+    w = torch.softmax(lse.reshape(b, h, R, n).gather(-1, t.inv), dim=2)             # (b, h, R, n), token order
+    return unsort_combine(o, w, t.unsort_idx, t.sort_idx, t.q_idx)
+
+# %% ../nbs/04_lsh.ipynb #bb4a3474
+def _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p):
+    if not isinstance(qk, Tensor) or not isinstance(v, Tensor):
+        raise TypeError("qk and v must be tensors of shape (batch, heads, seq_len, d)")
+    if qk.ndim != 4 or v.ndim != 4 or qk.shape[:3] != v.shape[:3]:
+        raise ValueError(f"qk and v must have shapes (batch, heads, seq_len, d) with equal first three dims, "
+                         f"got {tuple(qk.shape)} and {tuple(v.shape)}")
+    if not qk.is_floating_point() or qk.dtype != v.dtype:
+        raise TypeError(f"qk and v must be floating point tensors of one dtype, got {qk.dtype} and {v.dtype}")
+    b, h, n, d = qk.shape
+    if n == 0: raise ValueError("seq_len must be >= 1")
+    if exists(key_padding_mask):
+        if key_padding_mask.dtype != torch.bool:
+            raise TypeError(f"key_padding_mask must be bool (True = real token), got {key_padding_mask.dtype}")
+        if tuple(key_padding_mask.shape) != (b, n):
+            raise ValueError(f"key_padding_mask must have shape (batch, seq_len) = {(b, n)}, "
+                             f"got {tuple(key_padding_mask.shape)}")
+    if exists(rotations) and exists(buckets): raise ValueError("pass either rotations or buckets, not both")
+    if exists(rotations) and (rotations.ndim < 3 or rotations.shape[-2] != d):
+        raise ValueError(f"rotations must have shape (heads, n_hashes, d={d}, n_buckets//2), "
+                         f"got {tuple(rotations.shape)}")
+    if exists(buckets):
+        if buckets.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+            raise TypeError(f"buckets must be an integer tensor, got {buckets.dtype}")
+        if buckets.ndim != 4 or buckets.shape[:2] != (b, h) or buckets.shape[-1] != n:
+            raise ValueError(f"buckets must have shape (batch, heads, n_hashes, seq_len) = "
+                             f"{(b, h, 'n_hashes', n)}, got {tuple(buckets.shape)}")
+    if n_chunks_before < 0 or n_chunks_after < 0:
+        raise ValueError(f"n_chunks_before and n_chunks_after must be >= 0, got {n_chunks_before}, {n_chunks_after}")
+    if not 0 <= dropout_p < 1: raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
+
+def _sizes(n, rotations, buckets, n_hashes, n_buckets, bucket_size, chunk_len) -> tuple[int, int, int]:
+    "(padded_len, chunk_len, n_buckets): from the rotations' width, the given buckets, or the length."
+    given = rotations if exists(rotations) else buckets
+    if exists(given) and exists(n_hashes) and given.shape[-3 if given is rotations else 2] != n_hashes:
+        what = 'rotations' if given is rotations else 'buckets'
+        raise ValueError(f"{what} hold {given.shape[-3 if given is rotations else 2]} hash rounds but "
+                         f"n_hashes={n_hashes}")
+    if exists(rotations): return lsh_sizes(n, bucket_size, chunk_len, 2 * rotations.shape[-1])
+    if exists(buckets):                              # n_buckets only names the padding bucket
+        return *lsh_sizes(n, bucket_size, chunk_len, 2)[:2], default(n_buckets, lambda: int(buckets.max()) + 1)
+    return lsh_sizes(n, bucket_size, chunk_len, n_buckets)
+
+def _pad_to_chunks(qk, v, key_padding_mask, n_pad):
+    "qk, v padded to (b, h, n_pad, d) and the (b, n_pad) mask of real positions (None: all real)."
+    b, h, n, _ = qk.shape
+    if n_pad == n: return qk, v, key_padding_mask
+    real = default(key_padding_mask, lambda: torch.ones(b, n, dtype=torch.bool, device=qk.device))
+    return (F.pad(qk, (0, 0, 0, n_pad - n)), F.pad(v, (0, 0, 0, n_pad - n)),
+            F.pad(real, (0, n_pad - n), value=False))
+
+def _hash(qk, real, rotations, buckets, n_hashes, n_buckets, generator) -> Tensor:
+    "Buckets (b, h, R, n_pad) of the padded `qk`, hashed or given; padding gets the extra bucket `n_buckets`."
+    b, h, n_pad, d = qk.shape
+    if exists(buckets): buckets = F.pad(buckets.long(), (0, n_pad - buckets.shape[-1]))
+    else:
+        if not exists(rotations):
+            rotations = draw_rotations(h, default(n_hashes, 1), d, n_buckets, generator=generator, device=qk.device)
+        buckets = hash_vectors(qk, rotations)
+    return buckets if real is None else buckets.masked_fill(~real[:, None, None], n_buckets)
 
 # %% ../nbs/04_lsh.ipynb #9a06f7e7
 def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buckets: Tensor | None = None,
                   bucket_size: int = 64, n_hashes: int | None = None, n_buckets: int | None = None,
-                  chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0, causal: bool = False,
-                  key_padding_mask: Tensor | None = None, mask_within_bucket: bool = True, duplicate_correction: bool = True,
-                  dropout_p: float = 0., generator: torch.Generator | None = None, return_buckets: bool = False,
-                  scale: float | None = None):
-    """Multi-round LSH attention (paper §2, eqs. 10–15) of queries `qk` (b, h, n, d) — keys are `qk` normalised — on values
-    `v` (b, h, n, dv). Hashing uses `rotations`, or precomputed `buckets` (b, h, n_hashes, n), or rotations drawn from
-    `generator`. Returns (b, h, n, dv), and the buckets (b, h, n_hashes, n) if `return_buckets` (padding = `n_buckets`)."""
+                  chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0,
+                  causal: bool = False, key_padding_mask: Tensor | None = None, mask_within_bucket: bool = True,
+                  duplicate_correction: bool = True, dropout_p: float = 0., generator: torch.Generator | None = None,
+                  return_buckets: bool = False, scale: float | None = None, lookback: str = 'none'):
+    """Multi-round LSH attention (paper §2, eqs. 10–15) of queries `qk` (b, h, n, d) — keys are `qk` normalised —
+    on values `v` (b, h, n, dv). Hashing uses `rotations`, or precomputed `buckets` (b, h, n_hashes, n), or
+    rotations drawn from `generator`. Returns (b, h, n, dv), and the buckets (b, h, n_hashes, n) if
+    `return_buckets` (padding = `n_buckets`). `lookback='wrap'`: chunk 0 of each round looks back at the
+    previous round's last chunk, as in trax and HF (no duplicate correction)."""
     _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p)
-    b, h, n, d = qk.shape
-    dv, dev = v.shape[-1], qk.device
-    if exists(rotations):
-        if exists(n_hashes) and rotations.shape[-3] != n_hashes:
-            raise ValueError(f"rotations hold {rotations.shape[-3]} hash rounds but n_hashes={n_hashes}")
-        n_buckets = 2 * rotations.shape[-1]
-    elif exists(buckets):
-        if exists(n_hashes) and buckets.shape[2] != n_hashes:
-            raise ValueError(f"buckets hold {buckets.shape[2]} hash rounds but n_hashes={n_hashes}")
-        n_buckets = default(n_buckets, lambda: int(buckets.max()) + 1)
-    if exists(buckets): n_pad, m, _ = lsh_sizes(n, bucket_size, chunk_len, 2)     # n_buckets only names the padding bucket
-    else: n_pad, m, n_buckets = lsh_sizes(n, bucket_size, chunk_len, n_buckets)
-    scale = default(scale, 1 / math.sqrt(d))
-    real = key_padding_mask
-    if n_pad != n:                                                                  # pad to whole chunks
-        qk, v = F.pad(qk, (0, 0, 0, n_pad - n)), F.pad(v, (0, 0, 0, n_pad - n))
-        real = F.pad(default(real, lambda: torch.ones(b, n, dtype=torch.bool, device=dev)), (0, n_pad - n), value=False)
-    if exists(buckets):
-        buckets = F.pad(buckets.long(), (0, n_pad - n))
-    else:
-        if not exists(rotations):
-            rotations = draw_rotations(h, default(n_hashes, 1), d, n_buckets, generator=generator, device=dev)
-        buckets = hash_vectors(qk, rotations)                                       # (b, h, R, n_pad)
-    if exists(real): buckets = buckets.masked_fill(~real[:, None, None], n_buckets)  # padding: an extra last bucket
-    R, C = buckets.shape[2], n_pad // m
-    bef, aft = n_chunks_before, n_chunks_after
-    W = bef + 1 + aft
-
-    with torch.no_grad():
-        s_buckets, perm = buckets.sort(dim=-1, stable=True)                        # by (bucket, position) per round
-        inv = torch.empty_like(perm).scatter_(-1, perm, torch.arange(n_pad, device=dev).expand_as(perm))
-        # key window of chunk c: chunks c-bef .. c+aft. Keys and values are gathered with bef padding chunks in front
-        # and aft behind (copies of the edge chunks, always masked), so window c is padded chunks c .. c+W-1.
-        pad_chunks = torch.arange(-bef, C + aft, device=dev).clamp(0, C - 1)       # (C+W-1,) chunk behind each slot
-        cw = torch.arange(C, device=dev)[:, None] + torch.arange(-bef, aft + 1, device=dev)       # (C, W)
-        in_range = (cw >= 0) & (cw < C)
-        cw = cw.clamp(0, C - 1)                                                     # = pad_chunks of the window
-        k_pos = perm.view(b, h, R, C, m)[:, :, :, cw].flatten(-2)                  # (b, h, R, C, W*m) original positions
-        sb = s_buckets.to(torch.int32)                                             # int32 compares: less traffic
-        k_bucket, q_bucket = sb.view(b, h, R, C, m)[:, :, :, cw].flatten(-2), sb.view(b, h, R, C, m)
-        row0 = (torch.arange(b * h, device=dev) * n_pad).view(b, h, 1, 1)
-        q_idx, k_idx = (perm + row0).flatten(), (k_pos + row0[..., None]).flatten()  # rows of (b*h*n_pad, d)
-        key_bad = (k_bucket == n_buckets) | ~in_range.repeat_interleave(m, -1)     # padding or outside the sequence
-        if mask_within_bucket:
-            forbidden = q_bucket.unsqueeze(-1) != k_bucket.masked_fill(key_bad, -1).unsqueeze(-2)
-            if causal:   # same bucket => sorted order is position order: causality is a fixed pattern of the window
-                forbidden |= torch.arange(W * m, device=dev) > torch.arange(m, device=dev)[:, None] + bef * m
-        elif causal:
-            k_pos32, q_pos32 = k_pos.to(torch.int32).masked_fill_(key_bad, n_pad), perm.to(torch.int32).view(b, h, R, C, m)
-            forbidden = k_pos32.unsqueeze(-2) > q_pos32.unsqueeze(-1)
-        else: forbidden = key_bad.unsqueeze(-2)                                     # (b, h, R, C, 1, W*m)
-        if duplicate_correction and R > 1:                                          # each key counts once (eq. 15)
-            seen = _seen_in_earlier_round(buckets, inv, q_idx, k_idx, (b, h, R, C, m, W * m), m, bef, aft, mask_within_bucket,
-                                          n_buckets)
-            forbidden = seen.logical_or_(forbidden)
-
-        rows = (torch.arange(b * h * R, device=dev) * n_pad).view(b, h, R, 1)
-        unsort_idx, sort_idx = (inv + rows).flatten(), (perm + rows).flatten()
-        kv_idx = (perm + row0).view(b, h, R, C, m)[:, :, :, pad_chunks].flatten()   # rows, in padded chunks
-    G = b * h * R
-    forbidden = forbidden.reshape(G, C, -1, W * m)
-    q_src, k_src = qk * scale, F.normalize(qk, dim=-1)                             # queries and unit keys
-    if _fused_ok(qk, v, dropout_p):                                                # sorts and gathers inside
-        o, lse = _FlashWindowAttention.apply(q_src.reshape(-1, d), k_src.reshape(-1, d), v.reshape(-1, dv),
-                                             q_idx, kv_idx, forbidden, bef * m, bef, aft)
-    else:
-        kv_rows = (torch.arange(G, device=dev) * (C + W - 1) * m + bef * m).view(b, h, R, 1)
-        kv_unsort = (inv + kv_rows).flatten()                                       # padded slot of each token
-        sq = _SortGather.apply(q_src, q_idx, unsort_idx, R).view(G, C, m, d)      # sorted, chunked
-        sk = _SortGather.apply(k_src, kv_idx, kv_unsort, R).view(G, C + W - 1, m, d)
-        sv = _SortGather.apply(v, kv_idx, kv_unsort, R).view(G, C + W - 1, m, dv)
-        o, lse = _ChunkAttention.apply(sq, _Windows.apply(sk, W), _Windows.apply(sv, W), forbidden, bef * m, dropout_p)
-
-    if R > 1:                                                                      # eq. 13: weights exp(z_r - z)
-        w = torch.softmax(lse.reshape(b, h, R, n_pad).gather(-1, inv), dim=2)
-        out = _UnsortCombine.apply(o.reshape(b, h, R, n_pad, dv), w, unsort_idx, sort_idx, q_idx)
-    else: out = _Permute.apply(o.reshape(b, h, 1, n_pad, dv), unsort_idx, sort_idx)[:, :, 0]   # back to original order
-    out = out[:, :, :n]
+    n, d = qk.shape[-2:]
+    n_pad, m, n_buckets = _sizes(n, rotations, buckets, n_hashes, n_buckets, bucket_size, chunk_len)
+    qk, v, real = _pad_to_chunks(qk, v, key_padding_mask, n_pad)                   # (b, h, n_pad, d)
+    buckets = _hash(qk, real, rotations, buckets, n_hashes, n_buckets, generator)    # (b, h, R, n_pad)
+    _check_lookback(lookback, duplicate_correction, buckets.shape[2])
+    t = sort_tables(buckets, m, n_chunks_before, n_chunks_after, wrap=lookback == 'wrap')
+    forbidden = lsh_mask(t, n_buckets, causal, mask_within_bucket)                  # (b, h, R, C, m or 1, W*m)
+    if duplicate_correction and buckets.shape[2] > 1:                                 # each key counts once
+        forbidden = duplicate_mask(t, buckets, n_buckets, mask_within_bucket).logical_or_(forbidden)
+    q, k = qk * default(scale, 1 / math.sqrt(d)), F.normalize(qk, dim=-1)             # queries, unit keys
+    o, lse = window_attention(q, k, v, t.q_idx, t.kv_idx, t.inv, t.unsort_idx, forbidden.flatten(0, 2),
+                              n_chunks_before, n_chunks_after, dropout_p, wrap=exists(t.k_round))   # (G, C, m, dv)
+    out = combine_rounds(o, lse, t)[:, :, :n]                                        # (b, h, n, dv)
     return (out, buckets[..., :n]) if return_buckets else out
 
 # %% ../nbs/04_lsh.ipynb #4a5d089b
 class LSHSelfAttention(nn.Module):
-    "Multi-head LSH self-attention (paper §2) with shared-QK projections; x (b, n, d_model) -> (b, n, d_model)."
+    """Multi-head LSH self-attention (paper §2) with shared-QK projections; x (b, n, d_model) -> (b, n, d_model).
+    The LSH options are kept together as `self.lsh` (an `LSHSettings`)."""
+    replays_state = True     # forward(state=): an empty dict records the buckets, a filled one replays them
+
     def __init__(self, d_model: int, n_heads: int, bucket_size: int = 64, n_hashes: int = 1, causal: bool = False,
-                 chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0, dropout: float = 0.,
-                 mask_within_bucket: bool = True, duplicate_correction: bool = True, seed: int | None = None,
-                 bias: bool = False, n_buckets: int | None = None):
+                 chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0,
+                 dropout: float = 0., mask_within_bucket: bool = True, duplicate_correction: bool = True,
+                 seed: int | None = None, bias: bool = False, n_buckets: int | None = None, lookback: str = 'none'):
         super().__init__()
         check_divisible(d_model, n_heads, 'd_model', 'n_heads', 'choose n_heads dividing d_model')
-        if n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {n_hashes}")
-        lsh_sizes(1, bucket_size, chunk_len, n_buckets)                                           # validates the sizes
-        if n_buckets is None and exists(chunk_len) and chunk_len % (2 * bucket_size):
-            raise ValueError(f"chunk_len={chunk_len} must be a multiple of 2*bucket_size={2 * bucket_size} so that "
-                             f"n_buckets = padded length // bucket_size is always even; or pass n_buckets explicitly")
-        self.d_model, self.n_heads, self.bucket_size, self.n_hashes, self.causal = d_model, n_heads, bucket_size, n_hashes, causal
-        self.chunk_len, self.n_chunks_before, self.n_chunks_after, self.n_buckets = chunk_len, n_chunks_before, n_chunks_after, n_buckets
-        self.dropout, self.mask_within_bucket, self.duplicate_correction = dropout, mask_within_bucket, duplicate_correction
+        self.lsh = LSHSettings(bucket_size, n_hashes, chunk_len, n_buckets, n_chunks_before, n_chunks_after,
+                               mask_within_bucket, duplicate_correction, lookback)
+        self.d_model, self.n_heads, self.causal, self.dropout = d_model, n_heads, causal, dropout
         self.to_q = nn.Linear(d_model, d_model, bias=bias)      # shared query/key projection
         self.to_v = nn.Linear(d_model, d_model, bias=bias)
         self.to_out = nn.Linear(d_model, d_model)
         self.generator = make_generator(seed)
 
+    @classmethod
+    def from_settings(cls, d_model: int, n_heads: int, settings: LSHSettings, **kwargs) -> LSHSelfAttention:
+        "A layer with the LSH options of `settings` (a copy); `kwargs`: causal, dropout, seed, bias."
+        return cls(d_model, n_heads, **asdict(settings), **kwargs)
+
+    @property
+    def n_hashes(self) -> int:
+        "Hash rounds; a plain setting, changed at evaluation time with the same weights (paper Table 2)."
+        return self.lsh.n_hashes
+    @n_hashes.setter
+    def n_hashes(self, n: int): self.lsh.n_hashes = n
+
     def draw_rotations(self, seq_len: int, device=None) -> Tensor:
-        "Fresh rotations (n_heads, n_hashes, d_head, n_buckets//2) for a sequence of `seq_len`, from `self.generator`."
-        n_buckets = lsh_sizes(seq_len, self.bucket_size, self.chunk_len, self.n_buckets)[2]
+        "Fresh rotations (n_heads, n_hashes, d_head, n_buckets//2) for `seq_len` positions, from `self.generator`."
+        n_buckets = lsh_sizes(seq_len, self.lsh.bucket_size, self.lsh.chunk_len, self.lsh.n_buckets)[2]
         return draw_rotations(self.n_heads, self.n_hashes, self.d_model // self.n_heads, n_buckets,
                               generator=self.generator, device=device)
 
-    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, *, rotations: Tensor | None = None,
-                buckets: Tensor | None = None, return_buckets: bool = False):
-        "x: (b, n, d_model); key_padding_mask: (b, n) bool, True = real token. Fixed `rotations` or `buckets` skip the draw."
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, *,
+                rotations: Tensor | None = None, buckets: Tensor | None = None, return_buckets: bool = False,
+                state: dict | None = None):
+        """x: (b, n, d_model); key_padding_mask: (b, n) bool, True = real token. Fixed `rotations` or `buckets`
+        skip the draw; `state`: an empty dict receives the buckets used, a filled one replays them."""
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected x of shape (batch, seq_len, {self.d_model}), got {tuple(x.shape)}")
         if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
-        qk = rearrange(self.to_q(x), 'b n (h d) -> b h n d', h=self.n_heads)        # (b, h, n, d_head)
+        if exists(state) and 'buckets' in state: rotations, buckets = None, state['buckets']
+        qk = rearrange(self.to_q(x), 'b n (h d) -> b h n d', h=self.n_heads)            # (b, h, n, d_head)
         v = rearrange(self.to_v(x), 'b n (h d) -> b h n d', h=self.n_heads)
         if not exists(rotations) and not exists(buckets): rotations = self.draw_rotations(x.shape[1], x.device)
-        res = lsh_attention(qk, v, rotations, buckets=buckets, bucket_size=self.bucket_size, n_buckets=self.n_buckets,
-                            chunk_len=self.chunk_len, n_chunks_before=self.n_chunks_before, n_chunks_after=self.n_chunks_after,
-                            causal=self.causal, key_padding_mask=key_padding_mask, mask_within_bucket=self.mask_within_bucket,
-                            duplicate_correction=self.duplicate_correction, dropout_p=self.dropout if self.training else 0.,
-                            return_buckets=return_buckets)
-        out, bk = res if return_buckets else (res, None)
+        out, bk = lsh_attention(qk, v, rotations, buckets=buckets, causal=self.causal,
+                                key_padding_mask=key_padding_mask, dropout_p=self.dropout if self.training else 0.,
+                                return_buckets=True, **self.lsh.attention_kwargs())   # (b, h, n, d_head)
+        if exists(state) and 'buckets' not in state: state['buckets'] = bk.to(torch.int32)
         out = self.to_out(rearrange(out, 'b h n d -> b n (h d)'))
         return (out, bk) if return_buckets else out
 
     def extra_repr(self) -> str:
-        return (f"d_model={self.d_model}, n_heads={self.n_heads}, bucket_size={self.bucket_size}, n_hashes={self.n_hashes}, "
-                f"causal={self.causal}, chunk_len={default(self.chunk_len, 2 * self.bucket_size)}, "
-                f"mask_within_bucket={self.mask_within_bucket}, duplicate_correction={self.duplicate_correction}")
+        s = self.lsh
+        return (f"d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}, bucket_size={s.bucket_size}, "
+                f"n_hashes={s.n_hashes}, chunk_len={default(s.chunk_len, 2 * s.bucket_size)}, "
+                f"mask_within_bucket={s.mask_within_bucket}, duplicate_correction={s.duplicate_correction}, "
+                f"lookback={s.lookback!r}")

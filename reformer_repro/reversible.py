@@ -1,6 +1,6 @@
-"""The Reformer's memory savings besides LSH: reversible residual layers whose backward pass
-recomputes activations instead of storing them, a feed-forward applied chunk by chunk in forward
-*and* backward, and a chunked LM head + cross-entropy.
+"""The Reformer's memory saving across depth: reversible residual layers whose backward pass recomputes
+activations instead of storing them, relying on what each sub-layer declares; and a chunked LM head +
+cross-entropy.
 
 Docs: https://reformer-repro.github.io/reformer_repro/reversible.html.md"""
 
@@ -8,8 +8,6 @@ Docs: https://reformer-repro.github.io/reformer_repro/reversible.html.md"""
 
 # %% ../nbs/05_reversible.ipynb #df9f262d
 from __future__ import annotations
-import functools, inspect
-from contextlib import contextmanager, ExitStack
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
@@ -18,70 +16,34 @@ from .core import *
 from .layers import *
 
 # %% auto #0
-__all__ = ['reversible_steps', 'ReversibleStack', 'set_reversible', 'saved_tensor_bytes', 'ChunkedFeedForward', 'chunked_lm_loss']
+__all__ = ['reversible_steps', 'ReversibleStack', 'set_reversible', 'chunked_lm_loss', 'ChunkedFeedForward', 'saved_tensor_bytes']
+
+# %% ../nbs/05_reversible.ipynb #cbe826cd
+_all_ = ['ChunkedFeedForward', 'saved_tensor_bytes']     # defined in layers; importable from here as well
 
 # %% ../nbs/05_reversible.ipynb #c976b3fc
-def reversible_steps(blocks, x1: Tensor, x2: Tensor, caches: list | None = None, states: list | None = None,
-                     **kwargs) -> tuple[Tensor, Tensor]:
-    "Run half-residual steps (a, b) -> (b, a + f(b)) for each `f` in `blocks`; optionally record each step's RNG state."
+def reversible_steps(blocks, x1: Tensor, x2: Tensor, caches: list | None = None, rng_states: list | None = None,
+                     states: list | None = None, **kwargs) -> tuple[Tensor, Tensor]:
+    """Run half-residual steps (a, b) -> (b, a + f(b)) for each `f` in `blocks`; optionally append each step's RNG
+    state to `rng_states`, and hand `states[i]` to a block that declares `replays_state`."""
     for i, f in enumerate(blocks):
-        if exists(states): states.append(RNGState(f, x2.device))
-        x1, x2 = x2, x1 + f(x2, cache=caches[i] if exists(caches) else None, **kwargs)   # (b, n, d) each
+        if exists(rng_states): rng_states.append(RNGState(f, x2.device))
+        kw = dict(cache=caches[i] if exists(caches) else None)
+        if exists(states) and exists(states[i]): kw['state'] = states[i]
+        x1, x2 = x2, x1 + f(x2, **kw, **kwargs)                                         # (b, n, d) each
     return x1, x2
 
-# %% ../nbs/05_reversible.ipynb #f7afe522
-def _autocast_state(device: torch.device) -> dict:
-    dt = device.type
-    return dict(device_type=dt, enabled=torch.is_autocast_enabled(dt), dtype=torch.get_autocast_dtype(dt))
-
-@functools.cache
-def _takes_buckets(cls) -> bool:
-    "Whether `cls.forward` can return its LSH buckets and take them back (`return_buckets=`, `buckets=`)."
-    try: ps = inspect.signature(cls.forward).parameters
-    except (TypeError, ValueError): return False
-    return 'buckets' in ps and 'return_buckets' in ps
-
-def _hashing_modules(block: nn.Module) -> list[nn.Module]:
-    return [m for m in block.modules() if _takes_buckets(type(m))]
-
-@contextmanager
-def _record_buckets(modules: list[nn.Module], store: list):
-    "Make every LSH module return its buckets; keep them (int32) in `store` and pass only the output on."
-    def pre(mod, args, kwargs): return args, {**kwargs, 'return_buckets': True}
-    def post(mod, args, kwargs, out):
-        out, buckets = out
-        store.append(buckets.to(torch.int32)); return out
-    with ExitStack() as stack:
-        for m in modules:
-            stack.callback(m.register_forward_pre_hook(pre, with_kwargs=True).remove)
-            stack.callback(m.register_forward_hook(post, with_kwargs=True).remove)
-        yield
-
-@contextmanager
-def _replay_buckets(modules: list[nn.Module], stored: list):
-    "Feed the recorded buckets back, in call order, instead of hashing again."
-    it = iter(stored)
-    def pre(mod, args, kwargs): return args, {**kwargs, 'buckets': next(it), 'rotations': None}
-    with ExitStack() as stack:
-        for m in modules: stack.callback(m.register_forward_pre_hook(pre, with_kwargs=True).remove)
-        yield
-
-def _accumulate(acc: list, idx: list[int], grads) -> None:
-    for i, g in zip(idx, grads):
-        if g is None: continue
-        acc[i] = g if acc[i] is None else acc[i] + g
-
+# %% ../nbs/05_reversible.ipynb #9d166428
 def _position_wise_chunk(block: nn.Module, seq_len: int) -> int | None:
-    """Positions per chunk when the reversible backward may recompute `block` a chunk at a time together with its
-    gradient, and the sequence is longer than one chunk. A pre-norm sub-layer declares that it treats every
-    position on its own, drawing any dropout chunk by chunk (so a chunk-wise recompute replays the forward's draws),
-    with a `chunk_size` attribute: `FeedForwardLayer` over a `ChunkedFeedForward` does."""
-    chunk = getattr(block.fn, 'chunk_size', None) if isinstance(block, PreNorm) else None
-    return chunk if isinstance(chunk, int) and seq_len > chunk else None
+    """Positions per chunk when the backward may recompute `block` a chunk at a time together with its
+    gradient: the block declares `chunk_size`, replays no state, and the sequence is longer than one chunk."""
+    chunk = getattr(block, 'chunk_size', None)
+    if getattr(block, 'replays_state', False) or not isinstance(chunk, int): return None
+    return chunk if seq_len > chunk else None
 
 def _chunkwise_vjp(f, b: Tensor, grad: Tensor, chunk: int, params: list, **kwargs):
-    """f(b) and the gradients of <f(b), grad> with respect to b and `params`, `chunk` positions at a time, for an f
-    that treats positions independently: one recomputation instead of a forward plus a per-chunk recomputation."""
+    """f(b) and the gradients of <f(b), grad> with respect to b and `params`, `chunk` positions at a time, for
+    an f that treats positions independently: one recomputation instead of a forward plus a per-chunk one."""
     out, g_b, g_params = torch.empty_like(b), torch.empty_like(b), [None] * len(params)
     for s in range(0, b.shape[-2], chunk):
         bc = b[..., s:s + chunk, :].detach().requires_grad_()
@@ -89,24 +51,21 @@ def _chunkwise_vjp(f, b: Tensor, grad: Tensor, chunk: int, params: list, **kwarg
         g = torch.autograd.grad(oc, [bc] + params, grad[..., s:s + chunk, :], allow_unused=True)
         out[..., s:s + chunk, :] = oc.detach()
         g_b[..., s:s + chunk, :] = g[0] if g[0] is not None else 0.
-        _accumulate(g_params, range(len(params)), g[1:])
+        accumulate_grads(g_params, range(len(params)), g[1:])
     return out, g_b, g_params
 
+# %% ../nbs/05_reversible.ipynb #f7afe522
 class _ReversibleFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, context, blocks, kwargs, param_idx, store_buckets, *params):
-        states, hashers = [], [_hashing_modules(f) if store_buckets else [] for f in blocks]
-        buckets = [[] for _ in blocks]
-        y1 = y2 = x
+    def forward(ctx, x, context, blocks, kwargs, param_idx, replay_state, *params):
+        rng_states = []
+        states = [{} if replay_state and f.replays_state else None for f in blocks]   # filled by the blocks
         with torch.no_grad():
-            for f, hs, bk in zip(blocks, hashers, buckets):
-                with _record_buckets(hs, bk):
-                    y1, y2 = reversible_steps([f], y1, y2, states=states, context=context, **kwargs)
+            y1, y2 = reversible_steps(blocks, x, x, rng_states=rng_states, states=states, context=context, **kwargs)
         if y1 is x: y1 = x.clone()                       # one step: the first stream is the input itself
         ctx.save_for_backward(y1, y2, context)
-        ctx.blocks, ctx.kwargs, ctx.param_idx, ctx.params, ctx.states = blocks, kwargs, param_idx, params, states
-        ctx.hashers, ctx.buckets = hashers, buckets
-        ctx.autocast = _autocast_state(x.device)
+        ctx.blocks, ctx.kwargs, ctx.param_idx, ctx.params = blocks, kwargs, param_idx, params
+        ctx.rng_states, ctx.states, ctx.autocast = rng_states, states, autocast_state(x.device)
         return y1, y2
 
     @staticmethod
@@ -119,25 +78,24 @@ class _ReversibleFunction(torch.autograd.Function):
         for i in reversed(range(len(ctx.blocks))):
             f, idx = ctx.blocks[i], ctx.param_idx[i]
             chunk = _position_wise_chunk(f, c1.shape[-2])
-            if exists(chunk):                               # chunked feed-forward: recompute and gradient in one pass
-                with torch.autocast(**ctx.autocast), ctx.states[i].replay():
-                    out, g_in, g_par = _chunkwise_vjp(f, c1, g2, chunk, [ctx.params[j] for j in idx], context=context,
-                                                      **ctx.kwargs)
+            if exists(chunk):                               # position-wise: recompute and gradient in one pass
+                with torch.autocast(**ctx.autocast), ctx.rng_states[i].replay():
+                    out, g_in, g_par = _chunkwise_vjp(f, c1, g2, chunk, [ctx.params[j] for j in idx],
+                                                      context=context, **ctx.kwargs)
                 with torch.no_grad(): a = c2 - out
-                _accumulate(grads, idx, g_par)
+                accumulate_grads(grads, idx, g_par)
                 c1, c2, g1, g2 = a, c1, g2, g1 + g_in
                 continue
             b = c1.detach().requires_grad_()
-            with torch.enable_grad(), torch.autocast(**ctx.autocast), ctx.states[i].replay(), \
-                 _replay_buckets(ctx.hashers[i], ctx.buckets[i]):
-                out = f(b, context=context, **ctx.kwargs)                       # F_i(b): same masks, same buckets
+            state = dict(state=ctx.states[i]) if exists(ctx.states[i]) else {}
+            with torch.enable_grad(), torch.autocast(**ctx.autocast), ctx.rng_states[i].replay():
+                out = f(b, context=context, **state, **ctx.kwargs)      # F_i(b): same draws, same state
             inputs = [b] + ([context] if ctx_grad else []) + [ctx.params[i] for i in idx]
             g = torch.autograd.grad(out, inputs, g2, allow_unused=True)
-            with torch.no_grad():
-                a = c2 - out                                                      # reconstruct the step's input
+            with torch.no_grad(): a = c2 - out                                     # the step's input
             g_b = g1 if g[0] is None else g1 + g[0]
             if ctx_grad and g[1] is not None: g_context = g[1] if g_context is None else g_context + g[1]
-            _accumulate(grads, idx, g[1 + ctx_grad:])
+            accumulate_grads(grads, idx, g[1 + ctx_grad:])
             c1, c2, g1, g2 = a, b.detach(), g2, g_b                                 # one step down
             del out, g
         # both streams started as the input x
@@ -145,14 +103,17 @@ class _ReversibleFunction(torch.autograd.Function):
 
 # %% ../nbs/05_reversible.ipynb #00ba1d73
 class ReversibleStack(nn.Module):
-    "Sub-layers as reversible half-residual steps (a, b) -> (b, a + f(norm(b))); activations recomputed in backward."
+    """Sub-layers as reversible half-residual steps (a, b) -> (b, a + f(norm(b))); activations recomputed in
+    backward. `replay_state=False` lets sub-layers that declare replayed state recompute it instead."""
     def __init__(self, sublayers: list[nn.Module], d_model: int, reversible: bool = True, min_seq_len: int = 0,
-                 merge: str = 'mean', store_buckets: bool = True):
+                 merge: str = 'mean', replay_state: bool = True):
         super().__init__()
-        if merge not in ('mean', 'concat'): raise ValueError(f"merge={merge!r} is not supported; choose 'mean' or 'concat'")
+        if merge not in ('mean', 'concat'):
+            raise ValueError(f"merge={merge!r} is not supported; choose 'mean' or 'concat'")
         self.blocks = nn.ModuleList([PreNorm(d_model, f) for f in sublayers])
-        self.reversible, self.min_seq_len, self.merge, self.store_buckets = reversible, min_seq_len, merge, store_buckets
-        if merge == 'concat': self.merge_norm, self.merge_proj = nn.LayerNorm(2 * d_model), nn.Linear(2 * d_model, d_model)
+        self.reversible, self.min_seq_len, self.merge, self.replay_state = reversible, min_seq_len, merge, replay_state
+        if merge == 'concat':
+            self.merge_norm, self.merge_proj = nn.LayerNorm(2 * d_model), nn.Linear(2 * d_model, d_model)
         self.final_norm = nn.LayerNorm(d_model)
 
     def use_function(self, x: Tensor, caches) -> bool:
@@ -165,7 +126,7 @@ class ReversibleStack(nn.Module):
         kw = dict(mask=mask, context_mask=context_mask)
         if self.use_function(x, caches):
             params, param_idx = self._params()
-            y1, y2 = _ReversibleFunction.apply(x, context, self.blocks, kw, param_idx, self.store_buckets, *params)
+            y1, y2 = _ReversibleFunction.apply(x, context, self.blocks, kw, param_idx, self.replay_state, *params)
         else: y1, y2 = reversible_steps(self.blocks, x, x, caches=caches, context=context, **kw)
         if self.merge == 'mean': h = (y1 + y2) / 2                                        # (b, n, d)
         else: h = self.merge_proj(self.merge_norm(torch.cat([y1, y2], dim=-1)))            # (b, n, 2d) -> (b, n, d)
@@ -185,70 +146,13 @@ class ReversibleStack(nn.Module):
 
 # %% ../nbs/05_reversible.ipynb #d28cb501
 def set_reversible(model: nn.Module, enabled: bool = True, min_seq_len: int | None = None) -> int:
-    "Switch every `ReversibleStack` in `model` to the custom backward (`enabled`) or to plain autograd; returns how many."
+    """Switch every `ReversibleStack` in `model` to the custom backward (`enabled`) or to plain autograd; returns
+    how many."""
     stacks = [m for m in model.modules() if isinstance(m, ReversibleStack)]
     for s in stacks:
         s.reversible = enabled
         if exists(min_seq_len): s.min_seq_len = min_seq_len
     return len(stacks)
-
-# %% ../nbs/05_reversible.ipynb #315fc7cd
-def saved_tensor_bytes(fn, *args, **kwargs) -> int:
-    "Total bytes of the tensors autograd saves for backward while running `fn(*args, **kwargs)` (parameters excluded)."
-    total, seen = 0, set()
-    def pack(t):
-        nonlocal total
-        if not isinstance(t, nn.Parameter) and t.untyped_storage().data_ptr() not in seen:
-            seen.add(t.untyped_storage().data_ptr()); total += t.untyped_storage().nbytes()
-        return t
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn(*args, **kwargs)
-    return total
-
-# %% ../nbs/05_reversible.ipynb #2d17e10d
-class _ChunkedFFFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, module, net, chunk_size, *params):
-        ctx.state, ctx.autocast = RNGState(module, x.device), _autocast_state(x.device)
-        with torch.no_grad(): out = torch.cat([net(c) for c in x.split(chunk_size, dim=-2)], dim=-2)
-        ctx.save_for_backward(x)
-        ctx.net, ctx.chunk_size, ctx.params = net, chunk_size, params
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        x, = ctx.saved_tensors
-        need_x = ctx.needs_input_grad[0]
-        gx, gp = (torch.empty_like(x) if need_x else None), [None] * len(ctx.params)
-        idx = [i for i, p in enumerate(ctx.params) if p.requires_grad]
-        start = 0
-        with torch.enable_grad(), torch.autocast(**ctx.autocast), ctx.state.replay():   # same chunks, same order, same masks
-            for xc, gc in zip(x.split(ctx.chunk_size, dim=-2), grad.split(ctx.chunk_size, dim=-2)):
-                xc = xc.detach().requires_grad_(need_x)
-                out = ctx.net(xc)                                                    # (b, chunk, d)
-                g = torch.autograd.grad(out, ([xc] if need_x else []) + [ctx.params[i] for i in idx], gc, allow_unused=True)
-                if need_x: gx.narrow(-2, start, xc.shape[-2]).copy_(g[0])
-                _accumulate(gp, idx, g[need_x:])
-                start += xc.shape[-2]
-        return gx, None, None, None, *gp
-
-class ChunkedFeedForward(FeedForward):
-    "`FeedForward` (same parameters) applied `chunk_size` positions at a time in forward and backward."
-    def __init__(self, d_model: int, d_ff: int | None = None, dropout: float = 0., activation: str = 'gelu',
-                 chunk_size: int = 128):
-        super().__init__(d_model, d_ff, dropout, activation)
-        if chunk_size < 1: raise ValueError(f"chunk_size={chunk_size} must be >= 1 (positions per feed-forward chunk)")
-        self.chunk_size = chunk_size
-
-    def forward(self, x: Tensor, post: nn.Module | None = None) -> Tensor:
-        "x: (..., n, d_model) -> (..., n, d_model); `post` (e.g. the sub-layer's output dropout) is applied per chunk."
-        net = self.net if post is None else (lambda c: post(self.net(c)))
-        if x.shape[-2] <= self.chunk_size: return net(x)
-        params = [p for p in self.parameters()]
-        if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
-            return _ChunkedFFFunction.apply(x, self, net, self.chunk_size, *params)
-        return torch.cat([net(c) for c in x.split(self.chunk_size, dim=-2)], dim=-2)
 
 # %% ../nbs/05_reversible.ipynb #f2257f85
 class _ChunkedLMLoss(torch.autograd.Function):
@@ -256,7 +160,8 @@ class _ChunkedLMLoss(torch.autograd.Function):
     def forward(ctx, hidden, weight, bias, targets, chunk_size, ignore_index):
         h, t = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)           # (N, d), (N,)
         valid = t != ignore_index
-        total = hidden.new_zeros((), dtype=torch.float32 if hidden.dtype in (torch.float16, torch.bfloat16) else hidden.dtype)
+        low = hidden.dtype in (torch.float16, torch.bfloat16)
+        total = hidden.new_zeros((), dtype=torch.float32 if low else hidden.dtype)
         for s in range(0, h.shape[0], chunk_size):
             logits = F.linear(h[s:s + chunk_size], weight, bias).to(total.dtype)    # (c, V)
             tc, vc = t[s:s + chunk_size], valid[s:s + chunk_size]
@@ -279,7 +184,7 @@ class _ChunkedLMLoss(torch.autograd.Function):
         for s in range(0, h.shape[0], ctx.chunk_size):
             hc, tc = h[s:s + ctx.chunk_size], t[s:s + ctx.chunk_size]
             vc = tc != ctx.ignore_index
-            p = F.linear(hc, weight, bias).to(torch.promote_types(h.dtype, torch.float32)).softmax(-1)   # (c, V), recomputed
+            p = F.linear(hc, weight, bias).to(torch.promote_types(h.dtype, torch.float32)).softmax(-1)  # (c, V) again
             p[torch.arange(len(tc), device=p.device)[vc], tc[vc]] -= 1
             dl = (p * (vc[:, None] * scale)).to(h.dtype)                            # dL/dlogits
             if exists(gh): gh[s:s + ctx.chunk_size] = dl @ weight
@@ -289,7 +194,8 @@ class _ChunkedLMLoss(torch.autograd.Function):
 
 def chunked_lm_loss(hidden: Tensor, head_weight: Tensor, targets: Tensor, chunk_size: int, ignore_index: int = -100,
                     bias: Tensor | None = None) -> Tensor:
-    "Mean cross-entropy of `hidden @ head_weight.T (+ bias)` vs `targets`, never holding more than `chunk_size` rows of logits."
+    """Mean cross-entropy of `hidden @ head_weight.T (+ bias)` vs `targets`, never holding more than `chunk_size`
+    rows of logits."""
     if chunk_size < 1: raise ValueError(f"chunk_size={chunk_size} must be >= 1 (positions per logits chunk)")
     if hidden.shape[:-1] != targets.shape:
         raise ValueError(f"hidden {tuple(hidden.shape)} and targets {tuple(targets.shape)} disagree: "
