@@ -18,7 +18,7 @@ from torch import nn
 import torch.distributed as dist
 from fastcore.foundation import L
 from fastai.learner import Learner
-from fastai.callback.core import Callback, CancelFitException, CancelValidException
+from fastai.callback.core import Callback, CancelFitException, CancelValidException, CancelBatchException, CancelStepException
 from fastai.callback.schedule import ParamScheduler, combined_cos
 from fastai.callback.training import GradientClip, GradientAccumulation
 from fastai.callback.fp16 import MixedPrecision, AMPMode
@@ -31,10 +31,10 @@ from .metrics import (lm_loss, evaluate, MaskedAccuracy, BitsPerChar, Perplexity
                                           _unwrap, _model_device, _distributed, _collective_device)
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'AdafactorWrapper', 'adafactor', 'get_opt_func', 'WarmupSchedule',
-           'schedules', 'StopAfterSteps', 'fit_schedule', 'AMP', 'NonFiniteLossError', 'NaNGuard', 'lsh_n_hashes',
-           'with_n_hashes', 'EvalNHashes', 'preserving_rng', 'EvalCurve', 'make_learner', 'synthetic_learner',
-           'lm_learner', 'seq2seq_learner']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'NAN_POLICIES', 'AdafactorWrapper', 'adafactor', 'get_opt_func',
+           'WarmupSchedule', 'schedules', 'StopAfterSteps', 'fit_schedule', 'AMP', 'NonFiniteLossError', 'grad_norm',
+           'NaNGuard', 'lsh_n_hashes', 'with_n_hashes', 'EvalNHashes', 'preserving_rng', 'EvalCurve', 'make_learner',
+           'synthetic_learner', 'lm_learner', 'seq2seq_learner']
 
 # %% ../../nbs/21_train_learner.ipynb #5229c301
 class AdafactorWrapper(OptimWrapper):
@@ -132,7 +132,9 @@ class AMP(MixedPrecision):
 
 # %% ../../nbs/21_train_learner.ipynb #912a01ac
 class NonFiniteLossError(FloatingPointError):
-    "Training stopped because the loss became NaN or infinite."
+    "Training stopped because the loss or the gradients became NaN or infinite."
+
+NAN_POLICIES = ('stop', 'skip')
 
 def _any_rank(bad: bool) -> bool:
     "True on every process when `bad` is true on any."
@@ -140,17 +142,44 @@ def _any_rank(bad: bool) -> bool:
     t = torch.tensor([float(bad)], device=_collective_device()); dist.all_reduce(t)
     return t.item() > 0
 
+def grad_norm(model: nn.Module) -> float:
+    "The global L2 norm of `model`'s gradients (0 when there are none)."
+    grads = [p.grad for p in _unwrap(model).parameters() if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads).item() if grads else 0.
+
 class NaNGuard(Callback):
-    "Raise `NonFiniteLossError` (naming the step) as soon as a training loss is NaN/inf, before it reaches the weights."
+    "Check each training loss (before backward) and gradient norm (before the step); on NaN/inf stop, or skip the update."
     order, run_valid = -5, False
+    def __init__(self, on_nan: str = 'stop', max_skips: int = 10):
+        if on_nan not in NAN_POLICIES: raise ValueError(f"on_nan={on_nan!r} must be 'stop' or 'skip'")
+        self.on_nan, self.max_skips, self.skipped = on_nan, max_skips, []
+    def before_fit(self): self.skipped, self.in_a_row = [], 0
+    def _weights(self) -> str:
+        bad = [n for n, p in _unwrap(self.model).named_parameters() if not torch.isfinite(p).all()]
+        if not bad: return f"the weights are those after step {self.learn.train_iter - 1}, all finite"
+        return (f"the weights were already not finite before this step ({', '.join(bad[:3])}"
+                f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''})")
+    def _found(self, what: str, note: str = '') -> bool:
+        "True: skip this update; else raise."
+        where = f"{what} at step {self.learn.train_iter} (epoch {self.epoch}, batch {self.iter} of {self.n_iter}){note}"
+        if self.on_nan == 'skip' and self.in_a_row < self.max_skips:
+            self.skipped.append(self.learn.train_iter); self.in_a_row += 1
+            warnings.warn(f"{where}: this update is skipped ({len(self.skipped)} so far)"); return True
+        why = f" after {self.max_skips} skipped updates in a row" if self.on_nan == 'skip' else ''
+        raise NonFiniteLossError(f"{where}; stopped{why} before the update, so {self._weights()}. Lower the learning rate, "
+                                 f"clip gradients (grad_clip=1.0), or use precision='bf16' instead of 'fp16'")
     def after_loss(self):
         loss = self.learn.loss.detach()
-        if _any_rank(not torch.isfinite(loss).all().item()):
-            raise NonFiniteLossError(
-                f"training loss is {loss.float().mean().item()} at step {self.learn.train_iter} "
-                f"(epoch {self.epoch}, batch {self.iter} of {self.n_iter}); stopped before the update, so the weights are "
-                f"those of step {self.learn.train_iter - 1}. Lower the learning rate, clip gradients (grad_clip=1.0), "
-                f"or use precision='bf16' instead of 'fp16'")
+        if _any_rank(not torch.isfinite(loss).all().item()) and self._found(f"training loss is {loss.float().mean().item()}"):
+            self.learn.yb = (); raise CancelBatchException()     # no backward, no step, nothing recorded
+    def before_step(self):
+        scaler = getattr(self.learn, 'scaler', None)
+        if scaler is not None and scaler.is_enabled(): return      # fp16: the loss scaler skips overflowing steps
+        norm = grad_norm(self.model)
+        if _any_rank(not math.isfinite(norm)):
+            if self._found(f"gradient norm is {norm}", f" while the loss, {self.learn.loss.item():.4g}, is finite"):
+                raise CancelStepException()
+        else: self.in_a_row = 0
 
 # %% ../../nbs/21_train_learner.ipynb #e618e513
 def lsh_n_hashes(model: nn.Module) -> dict[str, int]:
@@ -226,13 +255,14 @@ def make_learner(model: nn.Module, dls, loss_func: Callable = lm_loss, metrics=N
                  precision: str = 'fp32',          # 'fp32' | 'bf16' | 'fp16' (autocast on the model's device)
                  eval_n_hashes: int | None = None, # validate LSH models with this many hash rounds
                  nan_guard: bool = True,
+                 on_nan: str = 'stop',              # the NaN guard stops, or 'skip's the update
                  cbs=None, path='.', model_dir='models', hparams: dict | None = None) -> Learner:
     "A fastai `Learner` with the library's options (optimiser, clipping, accumulation, precision, NaN guard, n_hashes)."
     if precision not in PRECISIONS: raise ValueError(f"precision={precision!r} must be 'fp32', 'bf16' or 'fp16'")
     if not isinstance(grad_accum, int) or grad_accum < 1: raise ValueError(f"grad_accum={grad_accum!r} must be a positive integer")
     _check_vocab(model, dls)
     cbs = list(L(cbs))
-    if nan_guard: cbs.append(NaNGuard())
+    if nan_guard: cbs.append(NaNGuard(on_nan))
     if grad_clip: cbs.append(GradientClip(grad_clip))
     if grad_accum > 1: cbs.append(GradientAccumulation(n_acc=grad_accum * dls.train.bs))
     if precision != 'fp32': cbs.append(AMP(amp_mode=precision))

@@ -22,7 +22,7 @@ from ..reformer import LSHLM, ReversibleLM, ReformerLM, ReversibleTransformer, R
 from .. import data as D
 from .metrics import lm_loss, evaluate, translate_and_score, _unwrap
 from .learner import (make_learner, fit_schedule, EvalCurve, StopAfterSteps, preserving_rng, with_n_hashes,
-                                          SCHEDULES, PRECISIONS, OPTIMIZERS)
+                                          SCHEDULES, PRECISIONS, OPTIMIZERS, NAN_POLICIES)
 from .checkpoint import (CheckpointCallback, CheckpointError, load_checkpoint, read_checkpoint, all_gather,
                                              atomic_write)
 from .logging import init_wandb, finish_wandb, log_wandb, WandbLogger, WANDB_MODES, _jsonable
@@ -124,6 +124,7 @@ class TrainSpec:
     grad_clip: float | None = None
     grad_accum: int = 1
     precision: str = 'fp32'            # 'fp32' | 'bf16' | 'fp16'
+    on_nan: str = 'stop'               # a non-finite loss or gradient: 'stop', or 'skip' that update
     eval_every: int | None = None      # a validation curve point every N steps
     eval_batches: int | None = None    # batches per curve point (the final evaluation uses the whole split)
     eval_attention: tuple = ()         # final evaluations with other attention: 'full', 'lsh-<n>'
@@ -155,7 +156,7 @@ class TrainSpec:
         _check_float('lr', self.lr, low_open=True); _check_float('wd', self.wd)
         _check_float('warmup_pct', self.warmup_pct, high=1.); _check_float('grad_clip', self.grad_clip, low_open=True, none=True)
         _check_choice('schedule', self.schedule, SCHEDULES); _check_choice('opt', self.opt, OPTIMIZERS)
-        _check_choice('precision', self.precision, PRECISIONS); _check_choice('wandb', self.wandb, WANDB_MODES, none=True)
+        _check_choice('on_nan', self.on_nan, NAN_POLICIES); _check_choice('precision', self.precision, PRECISIONS); _check_choice('wandb', self.wandb, WANDB_MODES, none=True)
         if self.schedule == 'rsqrt' and self.warmup_pct == 0: raise ValueError("schedule='rsqrt' needs warmup_pct > 0")
         self.eval_attention, self.tags = tuple(self.eval_attention), tuple(self.tags)
         for arm in self.eval_attention: parse_arm(arm)
@@ -358,7 +359,7 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
                        log=log_wandb if run is not None else None) if spec.eval_every else None)
     cbs = [_NoEpochValidation()] + ([WandbLogger()] if run is not None else [])
     learn = make_learner(model, td.dls, loss_func=lm_loss, opt=spec.opt, lr=spec.lr, wd=spec.wd, grad_clip=spec.grad_clip,
-                         grad_accum=spec.grad_accum, precision=spec.precision, cbs=cbs, path=out or '.', model_dir='.',
+                         grad_accum=spec.grad_accum, precision=spec.precision, on_nan=spec.on_nan, cbs=cbs, path=out or '.', model_dir='.',
                          hparams=dict(task=spec.task, data=spec.data))
     fit_cbs = ([curve] if curve else []) + ([StopAfterSteps(spec.stop_after * per_step)] if spec.stop_after else [])
     if out is not None:
