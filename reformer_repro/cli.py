@@ -12,11 +12,11 @@ from pathlib import Path
 from .exp.configs import TASKS, SCALES
 
 # %% auto #0
-__all__ = ['parser', 'parse_args', 'main']
+__all__ = ['parser', 'parse_args', 'main', 'bench_parser', 'bench_main']
 
 # %% ../nbs/50_cli.ipynb #e09128b0
-_DELEGATED = {'train': ('reformer_repro.train.run', 'train one model through the one training route (see `reformer-repro train --help`)'),
-              'bench': ('reformer_repro.bench.cases', 'run a benchmark case or sweep (see `reformer-repro bench --help`)')}
+_DELEGATED = {'train': ('reformer_repro.train.run', 'train one model through the one training route (see `reformer-repro train --help`)')}
+_BENCH_HELP = 'time or measure the memory of attention layers and models, or compare with other Reformers (see `reformer-repro bench --help`)'
 
 def _scale_help() -> str:
     from reformer_repro.exp.configs import get_config, _minutes
@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('task', choices=TASKS)
     c.add_argument('--scale', default='cpu', choices=SCALES)
     c.add_argument('overrides', nargs='*', metavar='key=value')
-    b = sub.add_parser('bench', help=_DELEGATED['bench'][1], add_help=False)
+    b = sub.add_parser('bench', help=_BENCH_HELP, add_help=False)
     b.add_argument('args', nargs=argparse.REMAINDER)
     return ap
 
@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     "Entry point of the `reformer-repro` console script."
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _DELEGATED: return _delegate(argv[0], argv[1:])
+    if argv and argv[0] == 'bench': return bench_main(argv[1:])
     a = parse_args(argv)
     try:
         if getattr(a, 'reference', False):
@@ -127,6 +128,48 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as e:     # a bad setting, missing or unwritable files: one line, no traceback
         print(f"reformer-repro: error: {e}", file=sys.stderr); return 2
     return 1
+
+# %% ../nbs/50_cli.ipynb #77658303
+def bench_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog='reformer-repro bench', description=_BENCH_HELP.split(' (')[0])
+    sub = ap.add_subparsers(dest='what', required=True)
+    s = sub.add_parser('speed', help='attention time vs sequence length at a fixed number of tokens per batch (Fig. 5 right)')
+    s.add_argument('--lengths', type=int, nargs='+', default=[1024, 2048, 4096, 8192])
+    s.add_argument('--n-hashes', type=int, nargs='+', default=[1, 2, 4, 8])
+    s.add_argument('--no-full', action='store_true', help='leave out full attention')
+    s.add_argument('--tokens', type=int, default=8192); s.add_argument('--d-model', type=int, default=256)
+    s.add_argument('--bucket-size', type=int, default=64); s.add_argument('--repeats', type=int, default=3)
+    m = sub.add_parser('memory', help='peak memory of one training step vs depth (Table 3)')
+    m.add_argument('--models', nargs='+', default=['TransformerLM', 'ReversibleLM', 'LSHLM', 'ReformerLM'])
+    m.add_argument('--layers', type=int, nargs='+', default=[1, 2, 4, 8, 12])
+    m.add_argument('--seq-len', type=int, default=2048); m.add_argument('--d-model', type=int, default=256)
+    for q in (s, m):
+        q.add_argument('--device', default='cpu'); q.add_argument('--threads', type=int, default=None)
+        q.add_argument('--out', type=Path, default=None, help='also write the results as JSON here')
+    p = sub.add_parser('peers', help='training and inference steps against reformer-pytorch and HF transformers')
+    p.add_argument('--quick', action='store_true', help='the tiny grid (about 2 minutes)')
+    p.add_argument('--out-dir', type=Path, default=None, help='default: experiments/runs/bench')
+    return ap
+
+def bench_main(argv=None) -> int:
+    "`reformer-repro bench`: a sweep of `reformer_repro.bench.cases` (or the peer comparison), its table printed."
+    a = bench_parser().parse_args(argv)
+    from reformer_repro.bench import cases as B
+    from reformer_repro.bench.harness import save_bench
+    if a.what == 'speed':
+        rows = B.lsh_speed_sweep(a.lengths, n_hashes=a.n_hashes, tokens=a.tokens, device=a.device, full=not a.no_full,
+                                 repeats=a.repeats, threads=a.threads, d_model=a.d_model, bucket_size=a.bucket_size, log=None)
+        print(B.results_table(rows))
+    elif a.what == 'memory':
+        rows = B.memory_depth_sweep(a.models, a.layers, seq_len=a.seq_len, d_model=a.d_model, device=a.device, threads=a.threads, log=None)
+        print(B.memory_table(rows))
+    else:
+        from reformer_repro.bench.peers import run_peers, peers_stem
+        from reformer_repro.exp.store import runs_dir
+        stem = peers_stem(a.out_dir or runs_dir()/'bench', quick=a.quick)
+        run_peers(stem, quick=a.quick); print(f"peers: {stem}.md"); return 0
+    if a.out: print(f"wrote {save_bench(rows, a.out)}")
+    return 1 if any('error' in r for r in rows) else 0
 
 # %% ../nbs/50_cli.ipynb #d67e37f8
 def _summary(what: str, tasks: list[str], ran: list[str] | None, a) -> int:
