@@ -14,7 +14,7 @@ from typing import Callable
 from .configs import (TASKS, LM_TASKS, ExperimentConfig, LMConfig, SyntheticConfig, WMTConfig, SpeedConfig,
                                         MemoryConfig, get_config, check_task, arms_of)
 from ..data import enwik8_bytes, wmt_corpus, data_fingerprint, DataNotAvailableError
-from ..train.run import train
+from ..train.run import train, parse_arm
 from ..bench.cases import lsh_speed_sweep, memory_depth_sweep
 from .store import (default_results_dir, result_path, run_key, make_result, save_result, find_run,
                                       write_json, runs_dir, reference_results_dir)
@@ -25,12 +25,8 @@ __all__ = ['TRAINED_TASKS', 'RUNNERS', 'train_spec', 'run_spec', 'task_data', 'd
            'summary_line', 'reproduce']
 
 # %% ../../nbs/45_exp_runners.ipynb #1963043d
-def _n_hashes(arm: str) -> int:
-    if not arm.startswith('lsh-'): raise ValueError(f"arm {arm!r} is not 'full' or 'lsh-<n_hashes>'")
-    return int(arm.split('-', 1)[1])
-
 def _synthetic_spec(cfg: SyntheticConfig, arm: str, seed: int) -> dict:
-    attn = dict(attn='shared_qk') if arm == 'full' else dict(attn='lsh', n_hashes=_n_hashes(arm))
+    attn = dict(attn='shared_qk') if arm == 'full' else dict(attn='lsh', n_hashes=parse_arm(arm))
     model = dict(vocab_sz=cfg.vocab_sz, d_model=cfg.d_model, d_ff=cfg.d_ff, n_heads=cfg.n_heads, n_layers=cfg.n_layers,
                  max_seq_len=cfg.seq_len, dropout=0., pos_enc=cfg.pos_enc, bucket_size=cfg.bucket_size, **attn)
     per_epoch = min(cfg.steps, 500)                  # batches per epoch; training runs exactly `steps` of them
@@ -130,7 +126,7 @@ def _run_trained(cfg: ExperimentConfig, arm: str, seed: int, run: dict, ctx: Run
 def _run_speed(cfg: SpeedConfig, arm: str, seed: int, run: dict, ctx: RunContext) -> dict:
     import torch
     full = arm == 'full'
-    rows = lsh_speed_sweep(cfg.seq_lens, n_hashes=() if full else (_n_hashes(arm),), tokens=cfg.tokens,
+    rows = lsh_speed_sweep(cfg.seq_lens, n_hashes=() if full else (parse_arm(arm),), tokens=cfg.tokens,
                            device='cuda' if torch.cuda.is_available() else 'cpu', modes=('fwdbwd' if cfg.backward else 'fwd',),
                            full=full, full_max_len=cfg.full_max_len, timeout=cfg.timeout, repeats=cfg.repeats, threads=ctx.threads,
                            d_model=cfg.d_model, n_heads=cfg.n_heads, bucket_size=cfg.bucket_size, seed=seed,
