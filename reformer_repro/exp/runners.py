@@ -31,7 +31,8 @@ def _synthetic_spec(cfg: SyntheticConfig, arm: str, seed: int) -> dict:
                  max_seq_len=cfg.seq_len, dropout=0., pos_enc=cfg.pos_enc, bucket_size=cfg.bucket_size, **attn)
     per_epoch = min(cfg.steps, 500)                  # batches per epoch; training runs exactly `steps` of them
     return dict(task='synthetic', model_class='TransformerLM', model=model,
-                data=dict(seq_len=cfg.seq_len, vocab_sz=cfg.vocab_sz, n_train=per_epoch * cfg.bs, n_valid=cfg.n_valid, bs=cfg.bs),
+                data=dict(seq_len=cfg.seq_len, vocab_sz=cfg.vocab_sz, n_train=per_epoch * cfg.bs, n_valid=cfg.n_valid,
+                          bs=cfg.bs),
                 steps=cfg.steps, lr=cfg.lr, schedule='one_cycle', opt='adam', grad_clip=1.0,
                 eval_every=max(1, cfg.steps // 10), eval_batches=4, eval_attention=tuple(cfg.eval_arms),
                 eval_repeats=cfg.eval_repeats, seed=seed)
@@ -42,13 +43,15 @@ def _lm_spec(cfg: LMConfig, arm: str, seed: int) -> dict:
     return dict(task='enwik8', model_class=family, model=model,
                 data=dict(source=cfg.data, prefix_bytes=cfg.prefix_bytes, seq_len=cfg.seq_len, bs=cfg.bs),
                 steps=cfg.steps, lr=cfg.lr, schedule='rsqrt' if cfg.optimizer == 'adafactor' else 'one_cycle',
-                opt=cfg.optimizer, grad_clip=cfg.grad_clip, eval_every=cfg.eval_every, eval_batches=cfg.eval_batches, seed=seed)
+                opt=cfg.optimizer, grad_clip=cfg.grad_clip, eval_every=cfg.eval_every, eval_batches=cfg.eval_batches,
+                seed=seed)
 
 def _wmt_spec(cfg: WMTConfig, arm: str, seed: int) -> dict:
     return dict(task='wmt14', model_class='Transformer', model={**cfg.model, **cfg.arms[arm]},
                 data=dict(source=cfg.data, n_train=cfg.n_train, n_valid=cfg.n_valid, n_test=cfg.n_test,
                           vocab_size=cfg.vocab_size, max_len=cfg.max_len, bs=cfg.bs),
-                steps=None, n_epoch=cfg.epochs, lr=cfg.lr, schedule='one_cycle', opt='adam', grad_clip=1.0, bleu=True, seed=seed)
+                steps=None, n_epoch=cfg.epochs, lr=cfg.lr, schedule='one_cycle', opt='adam', grad_clip=1.0, bleu=True,
+                seed=seed)
 
 _SPECS = {'synthetic': _synthetic_spec, **{t: _lm_spec for t in LM_TASKS}, 'wmt': _wmt_spec}
 TRAINED_TASKS = tuple(_SPECS)
@@ -56,12 +59,13 @@ TRAINED_TASKS = tuple(_SPECS)
 def train_spec(cfg: ExperimentConfig, arm: str, seed: int) -> dict:
     "The `TrainSpec` (as a dict) that trains `arm` of `cfg`'s task with `seed`."
     if cfg.task not in _SPECS: raise ValueError(f"task {cfg.task!r} is a benchmark, not a training run")
-    if arm not in arms_of(cfg): raise ValueError(f"unknown arm {arm!r} of task {cfg.task!r}; arms: {', '.join(arms_of(cfg))}")
+    if arm not in arms_of(cfg):
+        raise ValueError(f"unknown arm {arm!r} of task {cfg.task!r}; arms: {', '.join(arms_of(cfg))}")
     return _SPECS[cfg.task](cfg, arm, seed)
 
 # %% ../../nbs/45_exp_runners.ipynb #4c7ae17f
 def run_spec(cfg: ExperimentConfig, arm: str, seed: int, data: str | None = None) -> dict:
-    "What determines the result of (`arm`, `seed`) of `cfg`, with `data` the fingerprint of its data — the input of `run_key`."
+    "What determines the result of (`arm`, `seed`) of `cfg` with data fingerprint `data`: the input of `run_key`."
     if cfg.task in _SPECS: return dict(kind='train', spec=train_spec(cfg, arm, seed), data=data)
     skip = ('seeds', 'seed0', 'notes', 'measured_min', 'measured_on', 'scale', 'task', 'models', 'n_hashes', 'timeout')
     base = {k: v for k, v in cfg.to_dict().items() if k not in skip}
@@ -70,7 +74,7 @@ def run_spec(cfg: ExperimentConfig, arm: str, seed: int, data: str | None = None
 
 # %% ../../nbs/45_exp_runners.ipynb #a5efa337
 def task_data(cfg: ExperimentConfig) -> str | None:
-    "Fingerprint of the data `cfg`'s task reads (None: it reads none, or generates it from the seed); `DataNotAvailableError` if missing."
+    "Fingerprint of the data `cfg`'s task reads (None: none, or generated from the seed); `DataNotAvailableError` if missing."
     if isinstance(cfg, LMConfig): return data_fingerprint(enwik8_bytes(cfg.data, cfg.prefix_bytes))
     if isinstance(cfg, WMTConfig): return data_fingerprint(wmt_corpus(cfg.data, cfg.n_train, cfg.n_valid))
     return None
@@ -104,7 +108,8 @@ def _synthetic_numbers(cfg, res) -> tuple[dict, dict]:
     ev = res.metrics.get('eval', {})
     metrics = dict(accuracy={a: ev[a] for a in cfg.eval_arms}, **_timing(res))
     c = res.curves or {}
-    return metrics, dict(step=c.get('step', []), valid_accuracy=c.get('valid_accuracy', []), train_loss=c.get('train_loss', []))
+    return metrics, dict(step=c.get('step', []), valid_accuracy=c.get('valid_accuracy', []),
+                         train_loss=c.get('train_loss', []))
 
 def _wmt_numbers(cfg, res) -> tuple[dict, dict]:
     m = res.metrics
@@ -127,15 +132,15 @@ def _run_speed(cfg: SpeedConfig, arm: str, seed: int, run: dict, ctx: RunContext
     import torch
     full = arm == 'full'
     rows = lsh_speed_sweep(cfg.seq_lens, n_hashes=() if full else (parse_arm(arm),), tokens=cfg.tokens,
-                           device='cuda' if torch.cuda.is_available() else 'cpu', modes=('fwdbwd' if cfg.backward else 'fwd',),
-                           full=full, full_max_len=cfg.full_max_len, timeout=cfg.timeout, repeats=cfg.repeats, threads=ctx.threads,
-                           d_model=cfg.d_model, n_heads=cfg.n_heads, bucket_size=cfg.bucket_size, seed=seed,
-                           log=lambda m: ctx.log('  ' + m))
+                           device='cuda' if torch.cuda.is_available() else 'cpu',
+                           modes=('fwdbwd' if cfg.backward else 'fwd',), full=full, full_max_len=cfg.full_max_len,
+                           timeout=cfg.timeout, repeats=cfg.repeats, threads=ctx.threads, d_model=cfg.d_model,
+                           n_heads=cfg.n_heads, bucket_size=cfg.bucket_size, seed=seed, log=lambda m: ctx.log('  ' + m))
     for r in rows:
         if 'error' in r: ctx.log(f"  {arm} L={r['seq_len']} failed: {r['error'][-300:]}")
-    metrics = dict(seq_len=[r['seq_len'] for r in rows], batch=[r.get('batch') for r in rows], time_s=[r.get('time_s') for r in rows],
-                   peak_rss_mib=[r.get('peak_rss_mib') for r in rows], errors=[r.get('error') for r in rows],
-                   device=rows[0].get('device') if rows else None, threads=[r.get('threads') for r in rows])
+    col = lambda k: [r.get(k) for r in rows]
+    metrics = dict(seq_len=col('seq_len'), batch=col('batch'), time_s=col('time_s'), peak_rss_mib=col('peak_rss_mib'),
+                   errors=col('error'), device=rows[0].get('device') if rows else None, threads=col('threads'))
     return make_result(cfg, arm, seed, run, metrics)
 
 def _run_memory(cfg: MemoryConfig, arm: str, seed: int, run: dict, ctx: RunContext) -> dict:
@@ -146,9 +151,10 @@ def _run_memory(cfg: MemoryConfig, arm: str, seed: int, run: dict, ctx: RunConte
                               n_heads=cfg.n_heads, device=dev, threads=ctx.threads, timeout=cfg.timeout, extra=extra,
                               log=lambda m: ctx.log('  ' + m))
     mib = lambda k: [r.get(k) for r in rows]          # the bench case reports MiB
-    metrics = dict(n_layers=list(cfg.layers), activation_mib=mib('activation_mib'), activation_incl_grads_mib=mib('activation_incl_grads_mib'),
-                   total_mib=mib('total_mib'), baseline_mib=mib('baseline_mib'), step_s=mib('step_s'), n_params=mib('n_params'),
-                   device=dev, errors=[r['error'][-500:] if 'error' in r else None for r in rows])
+    metrics = dict(n_layers=list(cfg.layers), activation_mib=mib('activation_mib'),
+                   activation_incl_grads_mib=mib('activation_incl_grads_mib'), total_mib=mib('total_mib'),
+                   baseline_mib=mib('baseline_mib'), step_s=mib('step_s'), n_params=mib('n_params'), device=dev,
+                   errors=[r['error'][-500:] if 'error' in r else None for r in rows])
     return make_result(cfg, arm, seed, run, metrics)
 
 RUNNERS: dict[str, Callable] = {**{t: _run_trained for t in TRAINED_TASKS}, 'speed': _run_speed, 'memory': _run_memory}
@@ -166,7 +172,8 @@ def run_task(task: str, scale: str = 'cpu', seeds: int | None = None, wandb: str
     "Run every arm and seed of `task` at `scale`; returns the result files (empty when the data is missing)."
     cfg = cfg or get_config(task, scale, overrides)
     if seeds is not None: cfg = cfg.replace(seeds=seeds)
-    if wandb not in ('offline', 'online', 'disabled'): raise ValueError(f"wandb={wandb!r} must be 'offline', 'online' or 'disabled'")
+    if wandb not in ('offline', 'online', 'disabled'):
+        raise ValueError(f"wandb={wandb!r} must be 'offline', 'online' or 'disabled'")
     results_dir = Path(results_dir or default_results_dir(cfg.scale))
     tdir = results_dir/cfg.scale/cfg.task
     skipped = tdir/'SKIPPED.json'
@@ -192,7 +199,8 @@ def run_task(task: str, scale: str = 'cpu', seeds: int | None = None, wandb: str
         if prev is not None:
             res = make_result(cfg, arm, seed, run, prev['metrics'], prev['curves'], prev.get('wall_time_s'),
                               reused_from=os.path.relpath(prev['_path'], results_dir))
-            paths.append(save_result(res, results_dir)); log(f"{tag}: same run as {res['reused_from']}, reused"); continue
+            paths.append(save_result(res, results_dir))
+            log(f"{tag}: same run as {res['reused_from']}, reused"); continue
         log(f"{tag}: running")
         t0 = time.time()
         res = RUNNERS[cfg.task](cfg, arm, seed, run, ctx)
@@ -208,8 +216,9 @@ def summary_line(res: dict) -> str:
     if 'valid_bpc' in m: return f"valid bpc {m['valid_bpc']:.3f}"
     if 'accuracy' in m: return 'accuracy ' + ' '.join(f"{k} {v * 100:.1f}%" for k, v in m['accuracy'].items())
     if 'bleu' in m: return f"BLEU {m['bleu']:.2f}"
-    if 'time_s' in m: return 'seconds ' + ' '.join(f"L={L}: {t:.3f}" if t is not None else f"L={L}: -" for L, t in zip(m['seq_len'], m['time_s']))
-    if 'activation_mib' in m: return 'activation MiB ' + ' '.join(f"{L}L: {a:.0f}" if a is not None else f"{L}L: -" for L, a in zip(m['n_layers'], m['activation_mib']))
+    row = lambda xs, ys, fmt, none: ' '.join(fmt.format(x, y) if y is not None else none.format(x) for x, y in zip(xs, ys))
+    if 'time_s' in m: return 'seconds ' + row(m['seq_len'], m['time_s'], 'L={}: {:.3f}', 'L={}: -')
+    if 'activation_mib' in m: return 'activation MiB ' + row(m['n_layers'], m['activation_mib'], '{}L: {:.0f}', '{}L: -')
     return ''
 
 def reproduce(scale: str = 'cpu', only=None, skip=(), seeds: int | None = None, wandb: str = 'offline', results_dir=None,

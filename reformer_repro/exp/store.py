@@ -29,7 +29,7 @@ def _package_checkout() -> Path | None:
     return repo_root(Path(reformer_repro.__file__).parent)
 
 def experiments_dir() -> Path:
-    "`$REFORMER_EXPERIMENTS_DIR`, else `experiments/` of the checkout we are in (or that this package was installed from), else `./experiments`."
+    "`$REFORMER_EXPERIMENTS_DIR`, else `experiments/` of the checkout we are in or this package comes from, else `./experiments`."
     if os.environ.get('REFORMER_EXPERIMENTS_DIR'): return Path(os.environ['REFORMER_EXPERIMENTS_DIR'])
     root = repo_root() or _package_checkout()
     return (root or Path.cwd())/'experiments'
@@ -43,7 +43,7 @@ def runs_dir() -> Path:
     return experiments_dir()/'runs'
 
 def default_results_dir(scale: str = 'cpu') -> Path:
-    "Where results go unless told otherwise: the runs folder, for every scale (`--reference` writes the committed ones)."
+    "Where results go unless told otherwise: the runs folder, at every scale (`--reference` writes the committed ones)."
     check_scale(scale)
     return runs_dir()/'results'
 
@@ -54,7 +54,7 @@ def result_path(results_dir, scale: str, task: str, arm: str, seed: int) -> Path
 
 # %% ../../nbs/41_exp_store.ipynb #38eff491
 def code_version(root=None) -> str | None:
-    "Short git commit of the checkout of `root` (default: the one this package is imported from), `+dirty` if tracked files changed; None outside git."
+    "Short git commit of `root`'s checkout (default: this package's), `+dirty` if tracked files changed; None outside git."
     import subprocess
     root = Path(root) if root else _package_checkout()
     if root is None: return None
@@ -69,8 +69,8 @@ def code_version(root=None) -> str | None:
 def machine_info() -> dict:
     "CPU/GPU, thread count and library versions of this process."
     import torch, reformer_repro
-    info = dict(platform=platform.platform(), python=platform.python_version(), processor=platform.processor() or platform.machine(),
-                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), torch=torch.__version__,
+    info = dict(platform=platform.platform(), python=platform.python_version(),
+                processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), torch=torch.__version__,
                 reformer_repro=reformer_repro.__version__, git=code_version(),
                 cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
     try:
@@ -113,7 +113,8 @@ def make_result(cfg: ExperimentConfig, arm: str, seed: int, run: dict, metrics: 
     "A result record for one run (one arm, one seed) of `cfg`'s task."
     machine = machine_info()
     return dict(schema=1, task=cfg.task, arm=arm, seed=seed, scale=cfg.scale, run=run, run_key=run_key(run),
-                metrics=metrics, curves=curves or {}, wall_time_s=wall_time_s, machine=machine, code_version=machine['git'],
+                metrics=metrics, curves=curves or {}, wall_time_s=wall_time_s, machine=machine,
+                code_version=machine['git'],
                 finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'), config=cfg.to_dict(), **extra)
 
 class ResultWriteError(OSError):
