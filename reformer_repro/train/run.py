@@ -322,6 +322,16 @@ def _evaluate(model, dl, task: str, n_hashes: int | None, prefix: str) -> dict:
     with preserving_rng(model), with_n_hashes(model, n_hashes): m = evaluate(model, dl)
     return {f'{prefix}_loss': m['loss'], **{f'{prefix}_{k}': m[k] for k in TASK_METRICS[task]}}
 
+def _check_evaluations(spec: TrainSpec, model: nn.Module) -> None:
+    "Refuse, before training, evaluations the model cannot have."
+    if spec.eval_n_hashes is not None and model.cfg.attn != 'lsh':
+        raise ValueError(f"eval_n_hashes={spec.eval_n_hashes} needs a model with LSH attention; "
+                         f"{type(model).__name__} here has attn={model.cfg.attn!r}")
+    lsh_arms = [a for a in spec.eval_attention if parse_arm(a) is not None]
+    if lsh_arms and not model.cfg.uses_shared_qk:
+        raise ValueError(f"eval_attention {lsh_arms} needs shared-QK weights (LSH shares queries and keys); "
+                         f"train with attn='shared_qk' or 'lsh', or evaluate with 'full' only")
+
 def _eval_arms(model, dl, spec: TrainSpec) -> dict:
     "The main metric of `model` evaluated with each attention arm of `spec.eval_attention`."
     out, metric = {}, MAIN_METRIC[spec.task]
@@ -350,6 +360,7 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
     seed_everything(spec.seed)
     td = task_data(spec, device, out)
     model = build_model(spec, td.dls).to(device)
+    _check_evaluations(spec, model)
     config = dict(spec=spec.to_dict(), model_config=model.cfg.to_dict(), model_class=type(model).__name__,
                   n_params=n_params(model), world_size=world, device=str(device), data=td.info)
     run = init_wandb(config, mode=_wandb_mode(spec), project=spec.wandb_project, name=spec.name, group=spec.group,
