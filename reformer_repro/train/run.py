@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelValidException
 from fastai.torch_core import rank_distrib, distrib_barrier
 from ..core import seed_everything, n_params
@@ -21,10 +22,10 @@ from ..transformer import TransformerConfig, TransformerLM, Transformer
 from ..reformer import LSHLM, ReversibleLM, ReformerLM, ReversibleTransformer, ReformerEncDec, set_n_hashes
 from .. import data as D
 from .metrics import lm_loss, evaluate, translate_and_score, _unwrap
-from .learner import (make_learner, fit_schedule, EvalCurve, StopAfterSteps, preserving_rng, with_n_hashes,
-                                          SCHEDULES, PRECISIONS, OPTIMIZERS, NAN_POLICIES)
-from .checkpoint import (CheckpointCallback, CheckpointError, load_checkpoint, read_checkpoint, all_gather,
-                                             atomic_write)
+from .learner import (make_learner, fit_schedule, EvalCurve, StopAfterSteps, preserving_rng,
+                                          with_n_hashes, SCHEDULES, PRECISIONS, OPTIMIZERS, NAN_POLICIES)
+from .checkpoint import (CheckpointCallback, CheckpointError, load_checkpoint, read_checkpoint,
+                                             all_gather, atomic_write)
 from .logging import init_wandb, finish_wandb, log_wandb, WandbLogger, WANDB_MODES, _jsonable
 from .distributed import init_distributed, local_device, distributed, params_digest
 
@@ -44,7 +45,8 @@ SEQ2SEQ_CLASSES = {c.__name__: c for c in (Transformer, ReversibleTransformer, R
 def model_class(name: str) -> type:
     "The model class called `name`: a language model (TransformerLM, LSHLM, ReversibleLM, ReformerLM) or an encoder-decoder."
     classes = {**LM_CLASSES, **SEQ2SEQ_CLASSES}
-    if name not in classes: raise ValueError(f"unknown model class {name!r}{_did_you_mean(name, classes)}; choose one of {', '.join(classes)}")
+    if name not in classes:
+        raise ValueError(f"unknown model class {name!r}{_did_you_mean(name, classes)}; choose one of {', '.join(classes)}")
     return classes[name]
 
 def _did_you_mean(name, options) -> str:
@@ -70,8 +72,8 @@ def with_attention(model: nn.Module, arm: str) -> nn.Module:
         other = type(model)(new)
     missing, unexpected = other.load_state_dict(model.state_dict(), strict=False)
     if missing or unexpected:
-        raise ValueError(f"cannot evaluate {type(model).__name__} (attn={cfg.attn!r}, shared_qk={cfg.shared_qk}) with {arm!r}: "
-                         f"the weights differ ({sorted(missing or unexpected)[:3]} ...); LSH needs shared-QK weights")
+        raise ValueError(f"cannot evaluate {type(model).__name__} (attn={cfg.attn!r}, shared_qk={cfg.shared_qk}) "
+                         f"with {arm!r}: the weights differ ({sorted(missing or unexpected)[:3]} ...); LSH needs shared-QK weights")
     if n is not None: set_n_hashes(other, n)
     return other.to(next(model.parameters()).device).train(model.training)
 
@@ -86,7 +88,8 @@ DATA_OPTIONS = {
 
 def _check_int(name, v, low=1, none=False):
     if v is None and none: return
-    if isinstance(v, bool) or not isinstance(v, int): raise ValueError(f"{name}={v!r} must be an integer" + (' or None' if none else ''))
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"{name}={v!r} must be an integer" + (' or None' if none else ''))
     if v < low: raise ValueError(f"{name}={v} must be >= {low}")
 
 def _check_float(name, v, low=0., high=math.inf, low_open=False, none=False):
@@ -94,28 +97,32 @@ def _check_float(name, v, low=0., high=math.inf, low_open=False, none=False):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ValueError(f"{name}={v!r} must be a finite number" + (' or None' if none else ''))
     if v < low or (low_open and v == low) or v >= high:
-        raise ValueError(f"{name}={v} must be {'>' if low_open else '>='} {low}" + (f" and < {high}" if high < math.inf else ''))
+        upper = f" and < {high}" if high < math.inf else ''
+        raise ValueError(f"{name}={v} must be {'>' if low_open else '>='} {low}{upper}")
 
 def _check_choice(name, v, options, none=False):
     if v is None and none: return
-    if v not in options: raise ValueError(f"{name}={v!r}{_did_you_mean(v, options)}; choose one of {', '.join(map(str, options))}")
+    if v not in options:
+        raise ValueError(f"{name}={v!r}{_did_you_mean(v, options)}; choose one of {', '.join(map(str, options))}")
 
 def _check_keys(name, d, valid):
-    if not isinstance(d, dict): raise ValueError(f"{name} must be a dict (JSON object), got {type(d).__name__} {d!r:.60}")
+    if not isinstance(d, dict):
+        raise ValueError(f"{name} must be a dict (JSON object), got {type(d).__name__} {d!r:.60}")
     for k in d:
-        if k not in valid: raise ValueError(f"unknown {name} option {k!r}{_did_you_mean(k, valid)}; valid: {', '.join(valid)}")
+        if k not in valid:
+            raise ValueError(f"unknown {name} option {k!r}{_did_you_mean(k, valid)}; valid: {', '.join(valid)}")
 
 # %% ../../nbs/25_train_run.ipynb #230be779
 @dataclass
 class TrainSpec:
     "Everything one training run needs: task, data, model, optimisation, evaluation, output and logging."
     task: str = 'synthetic'            # 'synthetic' | 'enwik8' | 'text' | 'wmt14'
-    model: dict = field(default_factory=dict)   # TransformerConfig fields; vocab_sz, max_seq_len (pad_idx) default from the data
-    model_class: str | None = None     # TransformerLM, LSHLM, ReversibleLM, ReformerLM | Transformer, ReversibleTransformer, ReformerEncDec
+    model: dict = field(default_factory=dict)   # TransformerConfig fields; vocab_sz, max_seq_len, pad_idx from the data
+    model_class: str | None = None     # LM_CLASSES for LM tasks, SEQ2SEQ_CLASSES for wmt14 (default: the Transformer)
     data: dict = field(default_factory=dict)    # the task's data options (DATA_OPTIONS)
-    steps: int | None = None           # exactly this many optimiser steps, schedule spread over them; None: n_epoch epochs
+    steps: int | None = None           # exactly this many optimiser steps, the schedule spread over them; None: epochs
     n_epoch: int = 1
-    stop_after: int | None = None      # end this invocation after N steps, keeping the whole run's schedule (resume continues)
+    stop_after: int | None = None      # end this invocation after N steps, the run's schedule unchanged (resume goes on)
     lr: float = 1e-3
     schedule: str = 'one_cycle'        # 'one_cycle' | 'rsqrt' | 'cos' | 'linear' | 'constant'
     warmup_pct: float = 0.1
@@ -135,7 +142,7 @@ class TrainSpec:
     save_every: int | None = None      # checkpoint every N steps (and at the end) when there is an out_dir
     resume: bool = False               # continue from out_dir/checkpoint.pth when it exists
     validate_first: bool = True        # evaluate the untrained model too (Result.initial)
-    wandb: str | None = None           # 'offline' | 'online' | 'disabled'; None: $WANDB_MODE, else offline with an out_dir
+    wandb: str | None = None           # 'offline' | 'online' | 'disabled'; None: $WANDB_MODE, else offline if out_dir
     wandb_project: str = 'reformer_repro'
     wandb_dir: str | None = None       # where an offline run goes (default: out_dir, else wandb's default)
     name: str | None = None
@@ -151,16 +158,20 @@ class TrainSpec:
         lms = self.task != 'wmt14'
         _check_choice('model_class', self.model_class, list(LM_CLASSES if lms else SEQ2SEQ_CLASSES), none=True)
         for k in ('n_epoch', 'grad_accum', 'eval_repeats'): _check_int(k, getattr(self, k))
-        for k in ('steps', 'stop_after', 'eval_every', 'eval_batches', 'eval_n_hashes', 'save_every', 'bleu_max'): _check_int(k, getattr(self, k), none=True)
+        for k in ('steps', 'stop_after', 'eval_every', 'eval_batches', 'eval_n_hashes', 'save_every', 'bleu_max'):
+            _check_int(k, getattr(self, k), none=True)
         _check_int('seed', self.seed, low=0)
         _check_float('lr', self.lr, low_open=True); _check_float('wd', self.wd)
-        _check_float('warmup_pct', self.warmup_pct, high=1.); _check_float('grad_clip', self.grad_clip, low_open=True, none=True)
+        _check_float('warmup_pct', self.warmup_pct, high=1.)
+        _check_float('grad_clip', self.grad_clip, low_open=True, none=True)
         _check_choice('schedule', self.schedule, SCHEDULES); _check_choice('opt', self.opt, OPTIMIZERS)
-        _check_choice('on_nan', self.on_nan, NAN_POLICIES); _check_choice('precision', self.precision, PRECISIONS); _check_choice('wandb', self.wandb, WANDB_MODES, none=True)
+        _check_choice('on_nan', self.on_nan, NAN_POLICIES); _check_choice('precision', self.precision, PRECISIONS)
+        _check_choice('wandb', self.wandb, WANDB_MODES, none=True)
         if self.schedule == 'rsqrt' and self.warmup_pct == 0: raise ValueError("schedule='rsqrt' needs warmup_pct > 0")
         self.eval_attention, self.tags = tuple(self.eval_attention), tuple(self.tags)
         for arm in self.eval_attention: parse_arm(arm)
-        if self.eval_attention and not lms: raise ValueError("eval_attention needs a language-model task (synthetic, enwik8, text)")
+        if self.eval_attention and not lms:
+            raise ValueError("eval_attention needs a language-model task (synthetic, enwik8, text)")
         if self.bleu and lms: raise ValueError(f"bleu=True needs task='wmt14', not {self.task!r}")
         if self.resume and self.out_dir is None: raise ValueError("resume=True needs an out_dir holding checkpoint.pth")
 
@@ -171,7 +182,8 @@ class TrainSpec:
         "A spec from a dict (e.g. JSON); unknown keys are refused with the closest valid one."
         valid = [f.name for f in fields(cls)]
         for k in d:
-            if k not in valid: raise ValueError(f"unknown TrainSpec field {k!r}{_did_you_mean(k, valid)}; valid: {', '.join(valid)}")
+            if k not in valid:
+                raise ValueError(f"unknown TrainSpec field {k!r}{_did_you_mean(k, valid)}; valid: {', '.join(valid)}")
         return cls(**d)
 
 # %% ../../nbs/25_train_run.ipynb #1bc98d33
@@ -189,7 +201,8 @@ class Result:
     world_size: int
     info: dict = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False, compare=False)
-    def to_dict(self) -> dict: return _jsonable({f.name: getattr(self, f.name) for f in fields(self) if f.name != 'model'})
+    def to_dict(self) -> dict:
+        return _jsonable({f.name: getattr(self, f.name) for f in fields(self) if f.name != 'model'})
     @classmethod
     def from_dict(cls, d: dict) -> 'Result':
         "A `Result` from `to_dict()`'s output (e.g. `results.json`), without the model."
@@ -228,7 +241,8 @@ def task_data(spec: TrainSpec, device=None, out: Path | None = None) -> TaskData
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')      # "split proportionally" for a prefix: recorded in info instead
             dls = D.enwik8_dls(data=data, device=device, seed=spec.seed, **kw)
-        return TaskData(dls, info=dict(split_sizes=list(dls.split_sizes), n_bytes=len(data), data_fingerprint=D.data_fingerprint(data)))
+        return TaskData(dls, info=dict(split_sizes=list(dls.split_sizes), n_bytes=len(data),
+                                       data_fingerprint=D.data_fingerprint(data)))
     corpus = D.wmt_corpus(kw.pop('source', None), kw.pop('n_train', None), kw.pop('n_valid', None))
     n_test, vocab_size, tok = kw.pop('n_test', None), kw.pop('vocab_size', 8000), kw.pop('tokenizer', None)
     tok_file = Path(tok) if tok else (out/'tokenizer.json' if out is not None else None)
@@ -240,12 +254,12 @@ def task_data(spec: TrainSpec, device=None, out: Path | None = None) -> TaskData
         dls = D.wmt_dls(corpus['train'], corpus['validation'], tk, pairs_test=test, device=device, seed=spec.seed,
                         progress=False, **kw)
     used = dict(train=corpus['train'], validation=corpus['validation'], **({'test': test} if test else {}))
-    info = dict(n_train=len(corpus['train']), n_valid=len(corpus['validation']), n_test=len(test or []), vocab_sz=tk.vocab_sz,
-                data_fingerprint=D.data_fingerprint(used), source=str(getattr(corpus, 'source', '')))
+    info = dict(n_train=len(corpus['train']), n_valid=len(corpus['validation']), n_test=len(test or []),
+                vocab_sz=tk.vocab_sz, data_fingerprint=D.data_fingerprint(used), source=str(getattr(corpus, 'source', '')))
     return TaskData(dls, tk, test, info)
 
 def build_model(spec: TrainSpec, dls) -> nn.Module:
-    "`spec.model_class` (default: TransformerLM, or Transformer for wmt14) with the family's defaults, then `spec.model`; sizes from the data."
+    "`spec.model_class` (TransformerLM, or Transformer for wmt14): the family's defaults, then `spec.model`, sizes from the data."
     kw = dict(spec.model)
     kw.setdefault('vocab_sz', dls.vocab_sz)
     if spec.task == 'wmt14': kw.setdefault('max_seq_len', dls.max_len); kw.setdefault('pad_idx', dls.pad_id)
@@ -270,7 +284,7 @@ class RunFolderBusy(RuntimeError):
 
 @contextlib.contextmanager
 def run_dir_lock(out):
-    "Hold the exclusive lock of run folder `out` for a block; `RunFolderBusy` at once if another process (or block) holds it."
+    "Hold the exclusive lock of run folder `out` for a block; `RunFolderBusy` at once if another process holds it."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     f = open(out/'.lock', 'a+')
     try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -296,8 +310,8 @@ def _run_folder(out: Path | None, rank: int):
         yield
 
 # %% ../../nbs/25_train_run.ipynb #f362275c
-_NOT_TRAINING = ('resume', 'stop_after', 'save_every', 'out_dir', 'validate_first', 'wandb', 'wandb_project', 'wandb_dir',
-                 'name', 'group', 'tags', 'eval_attention', 'eval_repeats', 'bleu', 'bleu_max')
+_NOT_TRAINING = ('resume', 'stop_after', 'save_every', 'out_dir', 'validate_first', 'wandb', 'wandb_project',
+                 'wandb_dir', 'name', 'group', 'tags', 'eval_attention', 'eval_repeats', 'bleu', 'bleu_max')
 
 def spec_differences(saved: dict, spec: TrainSpec) -> list[str]:
     "The fields of `spec` that would train differently from the `saved` spec, as 'field: old -> new'."
@@ -317,6 +331,58 @@ def _resume_state(spec: TrainSpec, out: Path | None) -> dict | None:
     return ckpt
 
 # %% ../../nbs/25_train_run.ipynb #6574ddef
+class _Clock:
+    "Training time of a run over all its invocations: `before` (from the checkpoint) + this one's fit."
+    def __init__(self): self.before, self.start, self.stop = 0., None, None
+    @property
+    def total(self) -> float:
+        if self.start is None: return self.before
+        return self.before + ((self.stop or time.time()) - self.start)
+
+def _learner(spec: TrainSpec, td: TaskData, model: nn.Module, out: Path | None, run) -> Learner:
+    "The route's learner: the task's loss, the spec's optimisation, no end-of-epoch validation, wandb when a run is on."
+    cbs = [_NoEpochValidation()] + ([WandbLogger()] if run is not None else [])
+    return make_learner(model, td.dls, loss_func=lm_loss, opt=spec.opt, lr=spec.lr, wd=spec.wd, grad_clip=spec.grad_clip,
+                        grad_accum=spec.grad_accum, precision=spec.precision, on_nan=spec.on_nan, cbs=cbs,
+                        path=out or '.', model_dir='.', hparams=dict(task=spec.task, data=spec.data))
+
+def _curve(spec: TrainSpec, td: TaskData, run) -> EvalCurve | None:
+    if not spec.eval_every: return None
+    return EvalCurve(td.dls.valid, spec.eval_every, spec.eval_batches, MAIN_METRIC[spec.task], spec.eval_n_hashes,
+                     batches_per_step=spec.grad_accum, log=log_wandb if run is not None else None)
+
+def _fit_callbacks(spec: TrainSpec, out: Path | None, curve, clock: _Clock, verbose: bool) -> list:
+    "The curve, the interruption after `stop_after` steps, and the checkpoints (which keep the spec, curve and time)."
+    k = spec.grad_accum
+    cbs = ([curve] if curve else []) + ([StopAfterSteps(spec.stop_after * k)] if spec.stop_after else [])
+    if out is not None:
+        meta = lambda: dict(curve=_curve_state(curve), spec=spec.to_dict(), train_time_s=clock.total)
+        cbs.append(CheckpointCallback('checkpoint', every_n_steps=spec.save_every and spec.save_every * k, verbose=verbose,
+                                      extra=meta, keep_previous=True))
+    return cbs
+
+def _fit(learn, spec: TrainSpec, cbs: list, clock: _Clock, verbose: bool) -> None:
+    "Train (data-parallel when launched so) exactly as the spec says; quiet unless `verbose`."
+    with contextlib.ExitStack() as quiet:
+        if not verbose: quiet.enter_context(learn.no_bar()); quiet.enter_context(learn.no_logging())
+        clock.start = time.time()
+        try:
+            with distributed(learn):
+                fit_schedule(learn, spec.lr, spec.schedule, spec.steps and spec.steps * spec.grad_accum, spec.n_epoch,
+                             spec.warmup_pct, cbs)
+        finally: clock.stop = time.time()
+
+def _final_metrics(spec: TrainSpec, model: nn.Module, td: TaskData) -> dict:
+    "Whole validation (and test) split, the other attention arms, BLEU."
+    metrics = _evaluate(model, td.dls.valid, spec.task, spec.eval_n_hashes, 'valid')
+    if len(td.dls.loaders) > 2: metrics.update(_evaluate(model, td.dls[2], spec.task, spec.eval_n_hashes, 'test'))
+    if spec.eval_attention: metrics['eval'] = _eval_arms(model, td.dls.valid, spec)
+    if spec.bleu and td.test_pairs:
+        score = translate_and_score(model, td.test_pairs, td.tokenizer, n=spec.bleu_max, progress=False)
+        metrics['bleu'] = score.bleu
+        td.info['examples'] = [dict(src=a, ref=b, hyp=c) for a, b, c in zip(score.sources[:3], score.refs, score.hyps)]
+    return metrics
+
 def _evaluate(model, dl, task: str, n_hashes: int | None, prefix: str) -> dict:
     "The task's metrics over the whole of `dl`, named `{prefix}_loss`, `{prefix}_bpc`, ..."
     with preserving_rng(model), with_n_hashes(model, n_hashes): m = evaluate(model, dl)
@@ -350,66 +416,43 @@ def train(spec: TrainSpec | dict, verbose: bool = False) -> Result:
     with _run_folder(out, rank): return _train(spec, world, rank, device, out, verbose)
 
 def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, verbose: bool) -> Result:
-    def say(msg: str, always: bool = False):
-        if verbose or (always and rank == 0): sys.stdout.write(f"[rank {rank}] {msg}\n"); sys.stdout.flush()   # one write
+    def say(msg: str, always: bool = False):   # one write per line: the ranks share the terminal
+        if verbose or (always and rank == 0): sys.stdout.write(f"[rank {rank}] {msg}\n"); sys.stdout.flush()
     ckpt = _resume_state(spec, out)
     finished = ckpt is not None and ckpt['position'] is None
     if finished and (out/'results.json').is_file():
-        say(f"the run in {out} finished at step {ckpt['meta'].get('step')}; nothing to do (its result: {out/'results.json'})", True)
+        say(f"the run in {out} finished at step {ckpt['meta'].get('step')}; nothing to do "
+            f"(its result: {out/'results.json'})", always=True)
         return Result.from_dict(json.loads((out/'results.json').read_text()))
     seed_everything(spec.seed)
     td = task_data(spec, device, out)
     model = build_model(spec, td.dls).to(device)
     _check_evaluations(spec, model)
-    config = dict(spec=spec.to_dict(), model_config=model.cfg.to_dict(), model_class=type(model).__name__,
-                  n_params=n_params(model), world_size=world, device=str(device), data=td.info)
-    run = init_wandb(config, mode=_wandb_mode(spec), project=spec.wandb_project, name=spec.name, group=spec.group,
+    run = init_wandb(dict(spec=spec.to_dict(), model_config=model.cfg.to_dict(), model_class=type(model).__name__,
+                          n_params=n_params(model), world_size=world, device=str(device), data=td.info),
+                     mode=_wandb_mode(spec), project=spec.wandb_project, name=spec.name, group=spec.group,
                      tags=list(spec.tags) or None, dir=spec.wandb_dir or out)
-    per_step = spec.grad_accum
-    curve = (EvalCurve(td.dls.valid, spec.eval_every, spec.eval_batches, MAIN_METRIC[spec.task], spec.eval_n_hashes, per_step,
-                       log=log_wandb if run is not None else None) if spec.eval_every else None)
-    cbs = [_NoEpochValidation()] + ([WandbLogger()] if run is not None else [])
-    learn = make_learner(model, td.dls, loss_func=lm_loss, opt=spec.opt, lr=spec.lr, wd=spec.wd, grad_clip=spec.grad_clip,
-                         grad_accum=spec.grad_accum, precision=spec.precision, on_nan=spec.on_nan, cbs=cbs, path=out or '.', model_dir='.',
-                         hparams=dict(task=spec.task, data=spec.data))
-    fit_cbs = ([curve] if curve else []) + ([StopAfterSteps(spec.stop_after * per_step)] if spec.stop_after else [])
-    if out is not None:
-        fit_cbs.append(CheckpointCallback('checkpoint', every_n_steps=spec.save_every and spec.save_every * per_step,
-                                          verbose=verbose, extra=lambda: dict(curve=_curve_state(curve), spec=spec.to_dict(),
-                                                                   train_time_s=t_before + time.time() - t0),
-                                          keep_previous=True))
-    resumed_from, t_before = None, 0.           # a resumed run continues the step count and the training time
-    if ckpt is not None:
+    learn, curve, clock = _learner(spec, td, model, out, run), _curve(spec, td, run), _Clock()
+    resumed_from = None
+    if ckpt is not None:                          # a resumed run continues its step count, curve and training time
         load_checkpoint(learn, 'checkpoint', ckpt=ckpt)
-        resumed_from, t_before = ckpt['meta'].get('step', 0) // per_step, ckpt['meta'].get('train_time_s', 0.)
+        resumed_from, clock.before = ckpt['meta'].get('step', 0) // spec.grad_accum, ckpt['meta'].get('train_time_s', 0.)
         if curve is not None: _restore_curve(curve, ckpt['meta'].get('curve'))
         say(f"the run in {out} finished without writing its result: evaluating it" if finished else
-            f"resuming from {out/'checkpoint.pth'} at step {resumed_from}", finished)
+            f"resuming from {out/'checkpoint.pth'} at step {resumed_from}", always=finished)
     initial = (_evaluate(model, td.dls.valid, spec.task, spec.eval_n_hashes, 'valid')
                if spec.validate_first and resumed_from is None else None)
-    t0 = time.time()
-    with contextlib.ExitStack() as quiet:
-        if not verbose: quiet.enter_context(learn.no_bar()); quiet.enter_context(learn.no_logging())
-        if not finished:
-            with distributed(learn):
-                fit_schedule(learn, spec.lr, spec.schedule, spec.steps and spec.steps * per_step, spec.n_epoch, spec.warmup_pct, fit_cbs)
-    train_s = t_before + (0. if finished else time.time() - t0)
-    steps = resumed_from if finished else learn.train_iter // per_step
-    metrics = _evaluate(model, td.dls.valid, spec.task, spec.eval_n_hashes, 'valid')
-    if len(td.dls.loaders) > 2: metrics.update(_evaluate(model, td.dls[2], spec.task, spec.eval_n_hashes, 'test'))
-    if spec.eval_attention: metrics['eval'] = _eval_arms(model, td.dls.valid, spec)
-    if spec.bleu and td.test_pairs:
-        score = translate_and_score(model, td.test_pairs, td.tokenizer, n=spec.bleu_max, progress=False)
-        metrics['bleu'] = score.bleu
-        td.info['examples'] = [dict(src=s, ref=r, hyp=h) for s, r, h in list(zip(score.sources, score.refs, score.hyps))[:3]]
-    res = Result(spec=spec.to_dict(), metrics=metrics, initial=initial, curves=_curves(curve, MAIN_METRIC[spec.task]),
-                 steps=steps, train_time_s=round(train_s, 3), s_per_step=train_s / max(steps, 1), n_params=n_params(model),
-                 world_size=world, info=dict(td.info, param_digests=all_gather(params_digest(model)), resumed_from=resumed_from,
-                                             out_dir=str(out) if out is not None else None),
+    if not finished: _fit(learn, spec, _fit_callbacks(spec, out, curve, clock, verbose), clock, verbose)
+    steps = resumed_from if finished else learn.train_iter // spec.grad_accum
+    res = Result(spec=spec.to_dict(), metrics=_final_metrics(spec, model, td), initial=initial,
+                 curves=_curves(curve, MAIN_METRIC[spec.task]), steps=steps, train_time_s=round(clock.total, 3),
+                 s_per_step=clock.total / max(steps, 1), n_params=n_params(model), world_size=world,
+                 info=dict(td.info, param_digests=all_gather(params_digest(model)), resumed_from=resumed_from,
+                           out_dir=str(out) if out is not None else None),
                  model=_unwrap(learn.model))
     say(f"done: {res.summary()}; params sha256 {res.info['param_digests'][rank][:16]}")
     if rank == 0 and out is not None: atomic_write(out/'results.json', json.dumps(res.to_dict(), indent=1) + '\n')
-    finish_wandb({**{k: v for k, v in metrics.items() if isinstance(v, float)}, 'steps': steps})
+    finish_wandb({**{k: v for k, v in res.metrics.items() if isinstance(v, float)}, 'steps': steps})
     distrib_barrier()
     return res
 
@@ -427,7 +470,8 @@ def _curves(curve, metric: str) -> dict:
 def _flag_type(f):
     t = str(f.type)
     if t.startswith('dict'): return json.loads
-    if t.startswith('tuple'): return lambda s: tuple(json.loads(s)) if s.startswith('[') else tuple(x.strip() for x in s.split(',') if x.strip())
+    if t.startswith('tuple'):     # a JSON list, or comma-separated
+        return lambda s: tuple(json.loads(s)) if s.startswith('[') else tuple(x.strip() for x in s.split(',') if x.strip())
     for name, conv in (('int', int), ('float', float)):
         if t.startswith(name): return (lambda s, conv=conv: None if s.lower() == 'none' else conv(s))
     return lambda s: None if s.lower() == 'none' else s
@@ -440,11 +484,12 @@ def parser() -> argparse.ArgumentParser:
     for f in fields(TrainSpec):
         flag = '--' + f.name.replace('_', '-')
         if str(f.type) == 'bool': p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
-        else: p.add_argument(flag, dest=f.name, type=_flag_type(f), default=None, metavar=str(f.type).upper().replace(' ', ''))
+        else:
+            p.add_argument(flag, dest=f.name, type=_flag_type(f), default=None, metavar=str(f.type).upper().replace(' ', ''))
     return p
 
 def main(argv=None) -> int:
-    "Entry point of `reformer-repro train`: parse flags into a `TrainSpec`, `train` it, print one line; 0 on success, 2 on a bad spec or missing data."
+    "`reformer-repro train`: flags -> `TrainSpec` -> `train`, one line printed; exit 0, or 2 for a bad spec or missing data."
     args = vars(parser().parse_args(argv))
     verbose, config = args.pop('verbose'), args.pop('config')
     try:
