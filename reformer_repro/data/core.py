@@ -8,16 +8,18 @@ Docs: https://reformer-repro.github.io/reformer_repro/data_core.html.md"""
 
 # %% ../../nbs/10_data_core.ipynb #b25823d0
 from __future__ import annotations
-import os, random, hashlib, threading
+import os, time, random, hashlib, threading
 from pathlib import Path
 from urllib.parse import urlparse
+import torch
 from fastai.data.core import DataLoader
 from fastprogress.fastprogress import progress_bar
 from ..core import find_shared_data
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'OFFLINE_VARS', 'DataMissing', 'pbar', 'EpochDL', 'DataNotAvailableError', 'cache_dir', 'can_reach',
-           'offline_reason', 'file_in', 'shared_data_file', 'file_stamp', 'data_fingerprint']
+__all__ = ['IGNORE_INDEX', 'OFFLINE_VARS', 'DataMissing', 'ALLOW_UNVERIFIED_VAR', 'pbar', 'EpochDL', 'DataNotAvailableError',
+           'cache_dir', 'can_reach', 'offline_reason', 'file_in', 'shared_data_file', 'file_stamp',
+           'DataIntegrityError', 'allow_unverified_data', 'sha256_file', 'check_sha256', 'data_fingerprint']
 
 # %% ../../nbs/10_data_core.ipynb #bafe06a3
 IGNORE_INDEX = -100  # target of a position that is not scored (CrossEntropyLoss's default ignore_index)
@@ -64,24 +66,30 @@ def cache_dir() -> Path:
 
 def _is_set(var: str) -> bool: return os.environ.get(var, '').strip().lower() in ('1', 'true', 'yes', 'on')
 
+def _probe(url: str, timeout: float) -> str | None:
+    "None when an HTTP(S) HEAD request to `url` gets any HTTP answer within `timeout` seconds, else what happened instead."
+    import urllib.request, urllib.error
+    out, t0 = [], time.monotonic()
+    def probe():
+        try: urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout).close(); out.append(None)
+        except urllib.error.HTTPError: out.append(None)   # the server answered (even 4xx/5xx): the network works
+        except Exception as e:                           # DNS, refused, timeout, TLS failure...
+            r = getattr(e, 'reason', e)
+            out.append(f"{type(r).__name__}: {r} after {time.monotonic() - t0:.2f} s")
+    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout + 0.5)  # DNS ignores socket timeouts; join does not
+    return out[0] if out else f"no answer within {timeout:g} s"
+
 def can_reach(url: str, timeout: float = 2.0) -> bool:
     "True when an HTTP(S) HEAD request to `url` gets any HTTP answer within `timeout` seconds (proxies from the environment apply)."
-    import urllib.request, urllib.error
-    ok = []
-    def probe():
-        try: urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout).close(); ok.append(True)
-        except urllib.error.HTTPError: ok.append(True)    # the server answered (even 4xx/5xx): the network works
-        except Exception: ok.append(False)               # DNS, refused, timeout, TLS failure...
-    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout + 0.5)  # DNS ignores socket timeouts; join does not
-    return bool(ok) and ok[0]
+    return _probe(url, timeout) is None
 
 def offline_reason(url: str | None = None, timeout: float = 2.0) -> str | None:
     "Why `url` (default: the Hugging Face hub, `$HF_ENDPOINT`) cannot be used now, or None when it can."
     for v in OFFLINE_VARS:
         if _is_set(v): return f"{v}={os.environ[v]} is set"
     url = url or os.environ.get('HF_ENDPOINT') or 'https://huggingface.co'
-    if not can_reach(url, timeout): return f"{urlparse(url).hostname} did not answer within {timeout:g} s (no network?)"
-    return None
+    why = _probe(url, timeout)
+    return None if why is None else f"{urlparse(url).hostname} did not answer ({why}; no network?)"
 
 # %% ../../nbs/10_data_core.ipynb #1c51d649
 def file_in(p, names) -> Path | None:
@@ -101,28 +109,51 @@ def file_stamp(p) -> tuple[str, int, int]:
     p = Path(p).resolve(); st = p.stat()
     return str(p), st.st_size, st.st_mtime_ns
 
+# %% ../../nbs/10_data_core.ipynb #023e57a2
+ALLOW_UNVERIFIED_VAR = 'REFORMER_ALLOW_UNVERIFIED_DATA'
+
+class DataIntegrityError(ValueError):
+    "A data file is here but not what it should be (truncated, corrupt, wrong checksum, misaligned); the message says which."
+
+def allow_unverified_data(flag: bool | None = None) -> bool:
+    "`flag` when given, else whether `$REFORMER_ALLOW_UNVERIFIED_DATA` is set (1, true, yes, on)."
+    return _is_set(ALLOW_UNVERIFIED_VAR) if flag is None else bool(flag)
+
+def sha256_file(p) -> str:
+    "SHA-256 (hex) of the file `p`, read in 16 MiB pieces."
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        while b := f.read(1 << 24): h.update(b)
+    return h.hexdigest()
+
+def check_sha256(p, expected: str) -> None:
+    "Raise `DataIntegrityError` naming `p` when its SHA-256 is not `expected`."
+    got = sha256_file(p)
+    if got != expected:
+        raise DataIntegrityError(f"{p} ({Path(p).stat().st_size:,} bytes) has SHA-256 {got}, expected {expected}: "
+                                 f"the file is damaged or not the one expected; restore it from its source")
+
 # %% ../../nbs/10_data_core.ipynb #089de87a
 def _update_pairs(h, pairs):
     for pair in pairs:
-        if isinstance(pair, (str, bytes)) or len(pair) != 2: raise TypeError(f"expected (en, de) pairs, got {pair!r:.80}")
+        if isinstance(pair, (str, bytes)) or len(pair) != 2:
+            raise TypeError(f"expected (en, de) pairs, got {pair!r:.80}")
         for s in pair:
             b = s.encode('utf-8'); h.update(len(b).to_bytes(8, 'little')); h.update(b)
 
 def data_fingerprint(x, n: int = 16) -> str:
     "First `n` hex digits of the SHA-256 of `x`: a tensor, bytes or a file (`Path`), a list of (en, de) pairs, or split -> pairs."
-    import torch
     h = hashlib.sha256()
     if isinstance(x, torch.Tensor):
         t = x.detach().cpu().contiguous()
         if t.dtype != torch.uint8 or t.ndim != 1: h.update(f"{t.dtype} {tuple(t.shape)}\n".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+        h.update(t.reshape(-1).view(torch.uint8).numpy())   # the bytes as they lie in memory, not copied
     elif isinstance(x, (bytes, bytearray, memoryview)): h.update(x)
-    elif isinstance(x, Path):
-        with open(x, 'rb') as f:
-            while b := f.read(1 << 24): h.update(b)
+    elif isinstance(x, Path): return sha256_file(x)[:n]
     elif isinstance(x, dict):
         for k in sorted(x):
             h.update(b'\0split\0' + str(k).encode() + b'\0'); _update_pairs(h, x[k])
     elif isinstance(x, (list, tuple)): _update_pairs(h, x)
-    else: raise TypeError(f"data_fingerprint: cannot fingerprint a {type(x).__name__}; pass a tensor, bytes, a Path or (en, de) pairs")
+    else: raise TypeError(f"data_fingerprint: cannot fingerprint a {type(x).__name__}; "
+                          f"pass a tensor, bytes, a Path or (en, de) pairs")
     return h.hexdigest()[:n]

@@ -8,7 +8,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/data_enwik8.html.md"""
 
 # %% ../../nbs/12_data_enwik8.ipynb #af153961
 from __future__ import annotations
-import os, math, hashlib, zipfile, warnings, functools
+import os, math, hashlib, zipfile, zlib, tempfile, warnings, functools
 from pathlib import Path
 import numpy as np
 import torch
@@ -17,12 +17,14 @@ from fastai.data.core import DataLoaders
 from fastai.torch_core import default_device
 from ..core import default
 from .core import (IGNORE_INDEX, EpochDL, pbar, DataNotAvailableError, cache_dir, offline_reason,
-                                      file_in, shared_data_file, file_stamp)
+                                      file_in, shared_data_file, file_stamp, DataIntegrityError, ALLOW_UNVERIFIED_VAR,
+                                      allow_unverified_data)
 
 # %% auto #0
-__all__ = ['ENWIK8_URL', 'ENWIK8_N_BYTES', 'ENWIK8_SHA256', 'ENWIK8_HUB_NAME', 'ENWIK8_HOWTO', 'ENWIK8_PREFIX_1M',
-           'enwik8_locations', 'find_enwik8', 'read_enwik8', 'load_enwik8', 'enwik8_split_sizes', 'split_enwik8',
-           'LMWindows', 'lm_dls', 'enwik8_dls', 'char_lm_dls', 'enwik8_file', 'enwik8_bytes']
+__all__ = ['ENWIK8_URL', 'ENWIK8_N_BYTES', 'ENWIK8_SHA256', 'ENWIK8_HUB_NAME', 'ENWIK8_HOWTO', 'ENWIK8_HEAD',
+           'ENWIK8_PREFIX_SHA256', 'ENWIK8_PREFIX_1M', 'enwik8_locations', 'find_enwik8', 'read_enwik8',
+           'enwik8_verdict', 'check_enwik8', 'load_enwik8', 'enwik8_split_sizes', 'split_enwik8', 'LMWindows', 'lm_dls',
+           'enwik8_dls', 'char_lm_dls', 'enwik8_file', 'enwik8_bytes']
 
 # %% ../../nbs/12_data_enwik8.ipynb #8974e700
 ENWIK8_URL = 'http://mattmahoney.net/dc/enwik8.zip'
@@ -42,31 +44,97 @@ def find_enwik8(path=None) -> Path | None:
     for what, p in (('path', path), ('ENWIK8_PATH', os.environ.get('ENWIK8_PATH'))):
         if p:
             f = file_in(p, ('enwik8', 'enwik8.zip'))
-            if f is None: raise FileNotFoundError(f"{what}={str(p)!r} is neither a file nor a folder holding `enwik8` or `enwik8.zip`; {ENWIK8_HOWTO}")
+            if f is None: raise DataNotAvailableError(f"{what}={str(p)!r} is neither a file nor a folder holding `enwik8` "
+                                                      f"or `enwik8.zip`; {ENWIK8_HOWTO}")
             return f
     return next((p for p in enwik8_locations() if p.is_file()), None)
 
-# %% ../../nbs/12_data_enwik8.ipynb #08e89202
-def read_enwik8(file, progress: bool = True) -> Tensor:
-    "Bytes of a raw enwik8 file, or of the `enwik8` member of a zip, as a uint8 tensor."
-    file = Path(file)
-    if not zipfile.is_zipfile(file): return torch.from_numpy(np.fromfile(file, dtype=np.uint8))
+# %% ../../nbs/12_data_enwik8.ipynb #1fcde227
+ENWIK8_HEAD = b'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.3/" '   # the first 61 bytes
+ENWIK8_PREFIX_SHA256 = {   # published SHA-256 of enwik8's first n bytes
+    100_000: '581bee9758c531de3795885a1adb331b9c51bfdeefd9a63407815479e22a9072',
+    150_000: '3803c167dfeb4a91936ac52011be24639822204896b8d0a4658e0480f0f5dc1f',
+    1_000_000: '369b688978f649681136198fb96db14c1616756260c55fb4b65e9bc049552cad',
+    ENWIK8_N_BYTES: ENWIK8_SHA256}
+
+def _read_zip_member(file: Path, progress: bool) -> bytearray:
     with zipfile.ZipFile(file) as z:
         names = [n for n in z.namelist() if not n.endswith('/')]
-        name = 'enwik8' if 'enwik8' in names else (names[0] if len(names) == 1 else None)
-        if name is None: raise ValueError(f"{file} holds {names}, none named `enwik8`; {ENWIK8_HOWTO}")
-        size = z.getinfo(name).file_size
-        buf, chunk = bytearray(size), 1 << 24
-        with z.open(name) as f:
+        if names != ['enwik8']:
+            raise DataIntegrityError(f"{file} holds {names}; an enwik8 zip holds exactly one member, `enwik8`")
+        size = z.getinfo('enwik8').file_size
+        if size == 0: raise DataIntegrityError(f"{file}: its member `enwik8` is empty")
+        buf, chunk, n = bytearray(size), 1 << 24, 0
+        with z.open('enwik8') as f:
             for i in pbar(range(0, size, chunk), display=progress and size > chunk, leave=False):
-                f.readinto(memoryview(buf)[i:i + chunk])
+                n += f.readinto(memoryview(buf)[i:i + chunk])
+            extra = f.read(1)   # reading to the end checks the CRC-32
+    if n != size or extra:
+        raise DataIntegrityError(f"{file}: member `enwik8` holds {'more than ' if extra else ''}{n:,} bytes, "
+                                 f"its header says {size:,}")
+    return buf
+
+def read_enwik8(file, progress: bool = True) -> Tensor:
+    "Bytes of a raw file, or of the one member `enwik8` of a zip (CRC-checked), as a uint8 tensor; a damaged zip raises."
+    file = Path(file)
+    with open(file, 'rb') as f: magic = f.read(4)
+    if not magic: raise DataIntegrityError(f"{file} is empty; {ENWIK8_HOWTO}")
+    if not magic.startswith(b'PK'):
+        if file.suffix.lower() == '.zip':
+            raise DataIntegrityError(f"{file} is named .zip but is no zip archive (it starts {magic!r})")
+        return torch.from_numpy(np.fromfile(file, dtype=np.uint8))
+    try: buf = _read_zip_member(file, progress)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise DataIntegrityError(f"{file} is a damaged zip archive ({e}): a truncated or corrupt download? "
+                                 f"Get it again from {ENWIK8_URL}") from None
     return torch.frombuffer(buf, dtype=torch.uint8)
 
+# %% ../../nbs/12_data_enwik8.ipynb #bd1840ff
+def enwik8_verdict(data: Tensor) -> tuple[str, int, str]:
+    "How much of `data` is known to be enwik8: ('verified' | 'partial' | 'mismatch', bytes checked, what differs)."
+    b = data.numpy()
+    n, head = len(b), ENWIK8_HEAD[:len(b)]
+    if n == 0 or b[:len(head)].tobytes() != head:
+        return 'mismatch', 0, f"it starts {b[:20].tobytes()!r} where enwik8 starts {ENWIK8_HEAD[:20]!r}"
+    k = max((m for m in ENWIK8_PREFIX_SHA256 if m <= n), default=len(head))
+    if k in ENWIK8_PREFIX_SHA256 and (got := hashlib.sha256(b[:k]).hexdigest()) != ENWIK8_PREFIX_SHA256[k]:
+        return 'mismatch', k, f"the SHA-256 of its first {k:,} bytes is {got}, enwik8's is {ENWIK8_PREFIX_SHA256[k]}"
+    return ('verified' if k == n else 'partial'), k, ''
+
+def check_enwik8(data: Tensor, what, allow_unverified: bool | None = None,
+                 verdict: tuple | None = None,  # `enwik8_verdict` of the whole file `data` was cut from (default: of `data`)
+                ) -> bool:
+    "True when `data` (read from `what`) is verified enwik8; False when unverified but allowed (with a warning); else raise."
+    status, k, found = verdict or enwik8_verdict(data)
+    if status == 'mismatch':
+        raise DataIntegrityError(f"{what} is not enwik8: {found}. A truncated or corrupt copy? Get it again from {ENWIK8_URL}; "
+                                 f"to train on another file, read it as byte-level text (`char_lm_dls`, task 'text')")
+    if status == 'verified' or len(data) <= k: return True
+    known = ', '.join(f'{m:,}' for m in sorted(ENWIK8_PREFIX_SHA256))
+    msg = (f"{what}: only the first {k:,} of the {len(data):,} bytes used could be checked against enwik8 "
+           f"(its SHA-256 is published for the first {known} bytes)")
+    if not allow_unverified_data(allow_unverified):
+        raise DataIntegrityError(f"{msg}. If it is a prefix of enwik8 you cut yourself, pass allow_unverified=True or set "
+                                 f"{ALLOW_UNVERIFIED_VAR}=1 (results keep its data_fingerprint)"
+                                 + (f", or use only its first {k:,} bytes (prefix_bytes)" if k >= 100_000 else ''))
+    warnings.warn(f"{msg}; used unverified, as allowed")
+    return False
+
+# %% ../../nbs/12_data_enwik8.ipynb #08e89202
 def _sha256(data: Tensor) -> str: return hashlib.sha256(data.numpy().tobytes()).hexdigest()
 
+def _temp_beside(dest: Path) -> Path:
+    "A new file with a unique name in `dest`'s folder: concurrent writers never share it, `os.replace` onto `dest` is atomic."
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f'.{dest.name}.', suffix='.part', dir=dest.parent); os.close(fd)
+    return Path(name)
+
 def _save_bytes(data: Tensor, file: Path) -> Path:
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + '.part'); data.numpy().tofile(tmp); tmp.replace(file)
+    tmp = _temp_beside(file)
+    try:
+        with open(tmp, 'wb') as f: f.write(memoryview(data.numpy())); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, file)
+    finally: tmp.unlink(missing_ok=True)
     return file
 
 def _enwik8_from_hub() -> Tensor:
@@ -86,25 +154,34 @@ def _enwik8_from_hub() -> Tensor:
                          f"(sha256 {ENWIK8_SHA256[:12]}...)")
     return data
 
-def _enwik8_from_url(progress: bool) -> Path:
+def _enwik8_from_url(progress: bool, cache: bool) -> Tensor:
+    "Download the original zip, check it, and only then keep it in `cache_dir()` (when `cache`)."
     import urllib.request
-    dest = cache_dir()/'enwik8.zip'; dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp, chunk = dest.with_name(dest.name + '.part'), 1 << 20
-    with urllib.request.urlopen(ENWIK8_URL, timeout=30) as r, open(tmp, 'wb') as f:
-        total = int(r.headers.get('Content-Length') or 0)
-        for _ in pbar(range(max(1, math.ceil(total / chunk))), display=progress, leave=False):
-            buf = r.read(chunk)
-            if not buf: break
-            f.write(buf)
-        while buf := r.read(chunk): f.write(buf)   # when Content-Length was missing
-    tmp.replace(dest)
-    return dest
+    dest = cache_dir()/'enwik8.zip'
+    tmp, chunk = _temp_beside(dest), 1 << 20
+    try:
+        with urllib.request.urlopen(ENWIK8_URL, timeout=30) as r, open(tmp, 'wb') as f:
+            total = int(r.headers.get('Content-Length') or 0)
+            for _ in pbar(range(max(1, math.ceil(total / chunk))), display=progress, leave=False):
+                buf = r.read(chunk)
+                if not buf: break
+                f.write(buf)
+            while buf := r.read(chunk): f.write(buf)   # when Content-Length was missing
+            f.flush(); os.fsync(f.fileno())
+        data = read_enwik8(tmp, progress)
+        if _sha256(data) != ENWIK8_SHA256:
+            raise DataIntegrityError(f"the download of {ENWIK8_URL} ({len(data):,} bytes) does not match "
+                                     f"enwik8's SHA-256 {ENWIK8_SHA256}")
+        if cache: os.replace(tmp, dest)
+        return data
+    finally: tmp.unlink(missing_ok=True)
 
 # %% ../../nbs/12_data_enwik8.ipynb #aab5ebcb
 def load_enwik8(path=None,
                 source: str = 'auto',   # 'auto' (local, then hub, then URL), 'local', 'hub' or 'url'
                 progress: bool = True, cache: bool = True,  # keep a downloaded copy in `cache_dir()`
                 timeout: float = 2.0,   # seconds for the reachability probe
+                allow_unverified: bool | None = None,  # use a local file only partly checkable as enwik8 (`check_enwik8`)
                ) -> Tensor:
     "enwik8 as a uint8 tensor of bytes, from a local file or (when online) the hub / the original URL."
     if source not in ('auto', 'local', 'hub', 'url'):
@@ -112,7 +189,9 @@ def load_enwik8(path=None,
     tried = []
     if source in ('auto', 'local'):
         f = find_enwik8(path)
-        if f is not None: return read_enwik8(f, progress)
+        if f is not None:
+            data = read_enwik8(f, progress); check_enwik8(data, f, allow_unverified)
+            return data
         tried.append(f"no local copy (path=None, ENWIK8_PATH unset, none of {[str(p) for p in enwik8_locations()]})")
     if source in ('auto', 'hub'):
         reason = offline_reason(timeout=timeout)
@@ -127,12 +206,7 @@ def load_enwik8(path=None,
         reason = offline_reason(ENWIK8_URL, timeout=timeout)
         if reason: tried.append(f"{ENWIK8_URL} not usable: {reason}")
         else:
-            try:
-                f = _enwik8_from_url(progress)
-                data = read_enwik8(f, progress)
-                if _sha256(data) != ENWIK8_SHA256: raise ValueError(f"downloaded {f} does not match sha256 {ENWIK8_SHA256}")
-                if not cache: f.unlink()
-                return data
+            try: return _enwik8_from_url(progress, cache)
             except Exception as e: tried.append(f"download failed: {e}")
     raise DataNotAvailableError(f"enwik8 is not available: {'; '.join(tried)}. To fix: {ENWIK8_HOWTO}")
 
@@ -215,9 +289,10 @@ def lm_dls(train_tokens: Tensor, valid_tokens: Tensor, seq_len: int, bs: int,
 
 def enwik8_dls(path=None, seq_len: int = 1024, bs: int = 8, source: str = 'auto', proportional: bool | None = None,
                data: Tensor | None = None,   # already loaded bytes (skips `load_enwik8`)
+               allow_unverified: bool | None = None,  # see `check_enwik8`
                **kwargs) -> DataLoaders:
     "enwik8 `DataLoaders` (train, valid, test = `dls[2]`), byte-level, vocab 256; every valid/test byte is scored once. The paper uses seq_len=65536."
-    data = load_enwik8(path, source=source) if data is None else data
+    data = load_enwik8(path, source=source, allow_unverified=allow_unverified) if data is None else data
     n_tr, n_va, n_te = enwik8_split_sizes(len(data), proportional=proportional)
     split_enwik8(data, proportional=proportional)  # warns when the split is not the standard one
     # evaluation splits start one byte early: that byte is context only, so exactly the split's bytes are targets
@@ -241,8 +316,7 @@ ENWIK8_PREFIX_1M = ('enwik8_prefix_1M', 'enwik8_first_1000000_bytes')  # in the 
 def enwik8_file(source: str | Path | None = 'enwik8', prefix_bytes: int | None = None) -> Path | None:
     "The local file `enwik8_bytes(source, prefix_bytes)` reads, or None when only a download can help."
     path = None if source in (None, 'enwik8') else source
-    try: f = find_enwik8(path)
-    except FileNotFoundError as e: raise DataNotAvailableError(str(e)) from None
+    f = find_enwik8(path)
     if f is None and prefix_bytes is not None:
         p = shared_data_file(*ENWIK8_PREFIX_1M)
         if p is not None and p.stat().st_size >= prefix_bytes: f = p
@@ -255,17 +329,24 @@ def _prefix(t: Tensor, prefix_bytes: int | None, what) -> Tensor:
     return t[:prefix_bytes].clone() if prefix_bytes < len(t) else t
 
 @functools.lru_cache(maxsize=1)
-def _enwik8_cached(stamp: tuple, prefix_bytes: int | None) -> Tensor:
-    "Bytes of the file named by `stamp` (a `file_stamp`), cut to `prefix_bytes`; one entry: the last one read."
-    return _prefix(read_enwik8(stamp[0], progress=False), prefix_bytes, stamp[0])
+def _enwik8_cached(stamp: tuple, prefix_bytes: int | None) -> tuple[Tensor, tuple]:
+    "(bytes of the file named by `stamp` (a `file_stamp`) cut to `prefix_bytes`, the file's `enwik8_verdict`); one entry."
+    data = read_enwik8(stamp[0], progress=False)
+    verdict = enwik8_verdict(data)
+    if verdict[0] == 'mismatch': check_enwik8(data, stamp[0], verdict=verdict)   # raises
+    return _prefix(data, prefix_bytes, stamp[0]), verdict
 
 # %% ../../nbs/12_data_enwik8.ipynb #b5e85308
 def enwik8_bytes(source: str | Path | None = 'enwik8',  # 'enwik8' (look it up) or a file / folder holding it
                  prefix_bytes: int | None = None,       # only the first bytes (None: all of them)
+                 allow_unverified: bool | None = None,  # use bytes only partly checkable as enwik8 (`check_enwik8`)
                 ) -> Tensor:
     "enwik8 (or its first `prefix_bytes` bytes) as a uint8 tensor; `DataNotAvailableError` says how to supply it."
     if prefix_bytes is not None and (isinstance(prefix_bytes, bool) or not isinstance(prefix_bytes, int) or prefix_bytes < 1):
         raise ValueError(f"prefix_bytes={prefix_bytes!r} must be a positive integer or None")
     f = enwik8_file(source, prefix_bytes)
-    if f is not None: return _enwik8_cached(file_stamp(f), prefix_bytes)
+    if f is not None:
+        t, verdict = _enwik8_cached(file_stamp(f), prefix_bytes)
+        check_enwik8(t, f, allow_unverified, verdict)
+        return t
     return _prefix(load_enwik8(None, progress=False), prefix_bytes, 'the downloaded enwik8')

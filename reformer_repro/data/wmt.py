@@ -18,13 +18,13 @@ from fastai.data.core import DataLoaders
 from fastai.torch_core import default_device
 from ..core import default
 from .core import (IGNORE_INDEX, EpochDL, pbar, DataNotAvailableError, cache_dir, offline_reason,
-                                      shared_data_file, file_stamp)
+                                      shared_data_file, file_stamp, DataIntegrityError, check_sha256)
 
 # %% auto #0
-__all__ = ['WMT14_HUB_NAME', 'WMT14_HOWTO', 'WMT14_SAMPLE', 'WMT14_NEWSTEST2014', 'SPECIAL_TOKENS', 'ParallelCorpus',
-           'is_moses_escaped', 'moses_unescape', 'moses_detokenize', 'read_parallel_dir', 'wmt14_locations',
-           'load_wmt14', 'wmt_location', 'wmt_corpus', 'SubwordTokenizer', 'train_shared_tokenizer', 'load_tokenizer',
-           'Seq2SeqDataset', 'BucketedDL', 'encode_pairs', 'wmt_dls']
+__all__ = ['WMT14_HUB_NAME', 'WMT14_HOWTO', 'WMT14_SAMPLE', 'WMT14_NEWSTEST2014', 'WMT14_SHARED_SHA256', 'SPECIAL_TOKENS',
+           'ParallelCorpus', 'is_moses_escaped', 'moses_unescape', 'moses_detokenize', 'check_parallel',
+           'read_parallel_dir', 'wmt14_locations', 'load_wmt14', 'wmt_location', 'wmt_corpus', 'SubwordTokenizer',
+           'train_shared_tokenizer', 'load_tokenizer', 'Seq2SeqDataset', 'BucketedDL', 'encode_pairs', 'wmt_dls']
 
 # %% ../../nbs/13_data_wmt.ipynb #030a9424
 WMT14_HUB_NAME = 'wmt/wmt14'
@@ -79,9 +79,22 @@ def moses_detokenize(text: str, lang: str = 'en') -> str:
 
 # %% ../../nbs/13_data_wmt.ipynb #d41b44bb
 def _read_lines(f: Path) -> list[str]:
-    lines = f.read_text(encoding='utf-8').split('\n')   # not splitlines(): it also splits on U+2028, U+0085...
+    try: text = f.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e:
+        raise DataIntegrityError(f"{f} is not UTF-8 text (byte {e.start:,}: {e.reason}); "
+                                 f"a damaged file or another encoding") from None
+    lines = text.split('\n')   # not splitlines(): it also splits on U+2028, U+0085...
     if lines and lines[-1] == '': lines.pop()
     return [l.rstrip('\r').strip() for l in lines]
+
+def check_parallel(en: list[str], de: list[str], f_en='en', f_de='de') -> None:
+    "Raise `DataIntegrityError` unless the two sides are non-empty and line-aligned; warn about lines with text on one side only."
+    for f, side in ((f_en, en), (f_de, de)):
+        if not side or not any(side): raise DataIntegrityError(f"{f} is empty; parallel files hold one sentence per line")
+    if len(en) != len(de):
+        raise DataIntegrityError(f"{f_en} has {len(en):,} lines but {f_de} has {len(de):,}; parallel files must be line-aligned")
+    n_half = sum(bool(a) != bool(b) for a, b in zip(en, de))
+    if n_half: warnings.warn(f"{f_en} / {f_de}: {n_half:,} of {len(en):,} lines have text on one side only (misaligned?)")
 
 def _split_name(stem: str) -> str:
     s = stem.lower()
@@ -95,19 +108,20 @@ def read_parallel_dir(d, moses: str = 'unescape') -> ParallelCorpus:
     found += [(en.stem, en, en.with_suffix('.de')) for en in sorted(d.glob('*.en'))]
     corpus = ParallelCorpus(source=str(d))
     for stem, f_en, f_de in found:
-        if not f_de.is_file(): continue
+        if not f_de.is_file(): raise DataIntegrityError(f"{f_en} has no partner {f_de.name} in {d}; parallel files come in pairs")
         en, de = _read_lines(f_en), _read_lines(f_de)
-        if len(en) != len(de): raise ValueError(f"{f_en} has {len(en):,} lines but {f_de} has {len(de):,}; files must be line-aligned")
+        check_parallel(en, de, f_en, f_de)
         split = _split_name(stem)
-        if split in corpus: raise ValueError(f"two files map to split {split!r} in {d} ({f_en.name}); keep one per split")
+        if split in corpus: raise DataIntegrityError(f"two files map to split {split!r} in {d} ({f_en.name}); keep one per split")
         if is_moses_escaped(en) or is_moses_escaped(de):
             corpus.moses_tokenized.add(split)
             if moses == 'unescape': en, de = [moses_unescape(s) for s in en], [moses_unescape(s) for s in de]
             elif moses == 'detokenize': en, de = [moses_detokenize(s, 'en') for s in en], [moses_detokenize(s, 'de') for s in de]
         corpus[split] = list(zip(en, de))
-    if not corpus: raise FileNotFoundError(f"no parallel en/de files in {d}; {WMT14_HOWTO}")
+    if not corpus: raise DataNotAvailableError(f"no parallel en/de files in {d}; {WMT14_HOWTO}")
     return corpus
 
+# %% ../../nbs/13_data_wmt.ipynb #c95a4303
 def wmt14_locations() -> list[Path]:
     "Standard folders searched for WMT14 files after `path` and `$WMT14_PATH`."
     return [cache_dir()/'wmt14', Path.cwd()/'data'/'wmt14']
@@ -141,7 +155,8 @@ def load_wmt14(path=None,
     if source in ('auto', 'local'):
         for what, p in (('path', path), ('WMT14_PATH', os.environ.get('WMT14_PATH'))):
             if p:
-                if not _has_parallel(Path(p).expanduser()): raise FileNotFoundError(f"{what}={str(p)!r} is not a folder of parallel en/de files; {WMT14_HOWTO}")
+                if not _has_parallel(Path(p).expanduser()):
+                    raise DataNotAvailableError(f"{what}={str(p)!r} is not a folder of parallel en/de files; {WMT14_HOWTO}")
                 return read_parallel_dir(Path(p).expanduser(), moses)
         d = next((d for d in wmt14_locations() if _has_parallel(d)), None)
         if d is not None: return read_parallel_dir(d, moses)
@@ -157,6 +172,19 @@ def load_wmt14(path=None,
 # %% ../../nbs/13_data_wmt.ipynb #aea58f3c
 WMT14_SAMPLE = ('wmt14_en_de_opennmt_sample',)       # in the shared data folder: 10k Moses-tokenised pairs
 WMT14_NEWSTEST2014 = ('wmt14_newstest2014_en_de',)   # the raw newstest2014 (3003 pairs)
+WMT14_SHARED_SHA256 = {   # the shared folders' files, as their SOURCE.md records them
+    'src-train.txt': 'db668a7d798bddf21d1ab8fcb403efbc724ba01b70472ad30d1e2049fd46e12b',
+    'tgt-train.txt': 'fe1f824a189baa650eec46269e66eef07f7304ba7572598ebbe61c55eeff7d01',
+    'src-val.txt': 'a32a3554fb6c1073b7ed8e0e43828e88ff35d2292e13b42503b479f43c69c782',
+    'tgt-val.txt': 'df700a3ffe2b4309af3bdaba9c6385b5e6fe647ac408e36759a136eef43959ed',
+    'src-test.txt': '5fde93388f630f7afd3208f24b4c68d3f992ddb15e0bc2491ee3b4f9ea44845b',
+    'tgt-test.txt': 'd0de86aa401fea9734095fe694ac16f58371d09bcad7d86aef71776cacc80b1d',
+    'newstest2014.en': '7294bccf2879a97b3706b95c9595f1459617a8ee7130d5d8581c910e69736971',
+    'newstest2014.de': 'ae5d110486bc33d7175e9e28c7d0051eb3e5fcd2166dd93371089852c091a20e'}
+
+def _check_shared(d: Path) -> None:
+    for f in sorted(d.iterdir()):
+        if f.name in WMT14_SHARED_SHA256: check_sha256(f, WMT14_SHARED_SHA256[f.name])
 
 def _dir_stamp(d: Path) -> tuple:
     return tuple(file_stamp(f) for f in sorted(d.iterdir()) if f.is_file())
@@ -166,7 +194,8 @@ def wmt_location(source: str | Path | None = None) -> tuple[str, Path | None]:
     for what, p in (('source', source), ('WMT14_PATH', os.environ.get('WMT14_PATH'))):
         if p:
             d = Path(p).expanduser()
-            if not _has_parallel(d): raise DataNotAvailableError(f"{what}={str(p)!r} is not a folder of parallel en/de files; {WMT14_HOWTO}")
+            if not _has_parallel(d):
+                raise DataNotAvailableError(f"{what}={str(p)!r} is not a folder of parallel en/de files; {WMT14_HOWTO}")
             return 'dir', d
     d = next((d for d in wmt14_locations() if _has_parallel(d)), None)
     if d is not None: return 'dir', d
@@ -180,9 +209,11 @@ def _detok(pairs): return [(moses_detokenize(e, 'en'), moses_detokenize(d, 'de')
 @functools.lru_cache(maxsize=1)
 def _wmt_cached(kind: str, d: Path | None, stamp: tuple, n_train: int | None, n_valid: int | None) -> ParallelCorpus:
     "The corpus of `wmt_location` (`stamp`: its files' `file_stamp`s) capped to `n_train` / `n_valid`; one entry."
+    if kind == 'sample': _check_shared(d)
     corpus = read_parallel_dir(d, moses='keep') if d is not None else load_wmt14(source='hub', progress=False, max_pairs=n_train)
     for need in ('train', 'test'):
-        if need not in corpus: raise DataNotAvailableError(f"WMT14 data in {corpus.source} has splits {sorted(corpus)}, no {need!r}; {WMT14_HOWTO}")
+        if need not in corpus:
+            raise DataNotAvailableError(f"WMT14 data in {corpus.source} has splits {sorted(corpus)}, no {need!r}; {WMT14_HOWTO}")
     out = ParallelCorpus(source=corpus.source)
     out['train'] = corpus['train'][:n_train] if n_train else corpus['train']
     out['validation'] = corpus['validation'] if 'validation' in corpus else corpus['test'][:500]
@@ -190,6 +221,7 @@ def _wmt_cached(kind: str, d: Path | None, stamp: tuple, n_train: int | None, n_
     out['test'] = corpus['test']
     nt14 = shared_data_file(*WMT14_NEWSTEST2014) if kind == 'sample' else None
     if nt14 is not None and _has_parallel(nt14):
+        _check_shared(nt14)
         out['test'] = read_parallel_dir(nt14)['test']; out.source += f' (test: {nt14})'
     for k in ('train', 'validation', 'test'):
         if k in corpus.moses_tokenized and not (k == 'test' and nt14 is not None): out[k] = _detok(out[k])
@@ -339,12 +371,14 @@ def wmt_dls(pairs_train, pairs_valid, tokenizer: SubwordTokenizer, max_len: int 
     tk = tokenizer
     def dataset(pairs, train):
         ds = Seq2SeqDataset(*encode_pairs(pairs, tk, src_lang, progress), tk.bos_id, tk.eos_id, max_len, drop_long=train)
-        if ds.n_dropped: warnings.warn(f"dropped {ds.n_dropped:,} of {ds.n_dropped + len(ds):,} training pairs longer than max_len={max_len} or empty")
+        if ds.n_dropped:
+            warnings.warn(f"dropped {ds.n_dropped:,} of {ds.n_dropped + len(ds):,} training pairs longer than max_len={max_len} or empty")
         if ds.n_truncated: warnings.warn(f"truncated {ds.n_truncated:,} evaluation pairs to max_len={max_len}")
         if not len(ds): raise ValueError(f"no pairs left (max_len={max_len})")
         return ds
     train_ds = dataset(pairs_train, True)
-    train = BucketedDL(train_ds, pad_id=tk.pad_id, seed=seed, bs=bs, shuffle=shuffle, drop_last=drop_last and len(train_ds) >= bs, num_workers=num_workers)
+    train = BucketedDL(train_ds, pad_id=tk.pad_id, seed=seed, bs=bs, shuffle=shuffle,
+                       drop_last=drop_last and len(train_ds) >= bs, num_workers=num_workers)
     evals = [BucketedDL(dataset(p, False), pad_id=tk.pad_id, seed=seed, bs=bs, shuffle=False, num_workers=num_workers)
              for p in (pairs_valid, pairs_test) if p is not None]
     dls = DataLoaders(train, *evals, device=default(device, default_device))
