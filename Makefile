@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-all export sync-check docs docs-test bench-env bench bench-quick clean
+.PHONY: install install-bench test test-all export sync-check docs docs-test bench bench-quick clean
 
 install:            ## create .venv with the CPU torch wheel, the project (editable) and dev tools
 	$(PY) -m venv $(VENV)
@@ -29,23 +29,14 @@ docs:               ## build the offline docs site into docs/site (open docs/sit
 docs-test: docs     ## check the built site (pages, API signatures, report tables, images)
 	DOCS_SITE_DIR=docs/site $(BIN)/python -m pytest -q tests/test_docs.py
 
-# The peer benchmark (experiments/bench_peers.py) needs transformers < 5 (the last with Reformer), which needs
-# huggingface_hub < 1, while the main environment pins hub 2.x: so it gets its own environment, with the same torch.
-BENCH_VENV ?= .venv-bench
-BENCH_BIN := $(BENCH_VENV)/bin
-
-bench-env:          ## create .venv-bench: CPU torch 2.13, reformer-pytorch, transformers 4.x and this package (no extras)
-	$(PY) -m venv $(BENCH_VENV)
-	$(BENCH_BIN)/pip install --upgrade pip
-	$(BENCH_BIN)/pip install torch==2.13.0
-	$(BENCH_BIN)/pip install "reformer-pytorch==1.4.4" "transformers==4.57.6" "einops>=0.8" "axial-positional-embedding>=0.3" numpy matplotlib psutil
-	$(BENCH_BIN)/pip install --no-deps -e .
+install-bench:      ## add the peer benchmark's peers to .venv: reformer-pytorch and HF transformers 5.x (the [bench] extra)
+	$(BIN)/pip install -c constraints.txt -e ".[bench]"
 
 bench:              ## the peer benchmark, full grid (25-50 min on 2 cores, in 25-min parts: BENCH_ARGS=--resume goes on): results/bench/peers_cpu.{json,md}, plots/peers_cpu.png
-	$(BENCH_BIN)/python experiments/bench_peers.py $(BENCH_ARGS)
+	$(BIN)/python experiments/bench_peers.py $(BENCH_ARGS)
 
 bench-quick:        ## the peer benchmark's tiny grid (< 2 min): results/bench/peers_cpu_quick.*
-	$(BENCH_BIN)/python experiments/bench_peers.py --quick $(BENCH_ARGS)
+	$(BIN)/python experiments/bench_peers.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info _proc _docs docs/site .pytest_cache
