@@ -15,8 +15,10 @@ from .exp.configs import TASKS, SCALES
 __all__ = ['parser', 'parse_args', 'main', 'bench_parser', 'bench_main']
 
 # %% ../nbs/50_cli.ipynb #e09128b0
-_DELEGATED = {'train': ('reformer_repro.train.run', 'train one model through the one training route (see `reformer-repro train --help`)')}
-_BENCH_HELP = 'time or measure the memory of attention layers and models, or compare with other Reformers (see `reformer-repro bench --help`)'
+_DELEGATED = {'train': ('reformer_repro.train.run',
+                        'train one model through the one training route (see `reformer-repro train --help`)')}
+_BENCH_HELP = ('time or measure the memory of attention layers and models, or compare with other Reformers '
+               '(see `reformer-repro bench --help`)')
 
 def _scale_help() -> str:
     from reformer_repro.exp.configs import get_config, _minutes
@@ -28,17 +30,21 @@ def _scale_help() -> str:
 def _common(p: argparse.ArgumentParser, overrides: bool = True):
     p.add_argument('--scale', default='cpu', choices=SCALES, help=_scale_help())
     p.add_argument('--seeds', type=int, default=None, help='number of seeds (default: the scale\'s pinned value)')
-    p.add_argument('--wandb', default='offline', choices=('offline', 'online', 'disabled'), help='Weights & Biases mode (default offline: sync later with `wandb sync`)')
-    p.add_argument('--results-dir', type=Path, default=None, help='where results go (default: experiments/runs/results, ignored by git)')
+    p.add_argument('--wandb', default='offline', choices=('offline', 'online', 'disabled'),
+                   help='Weights & Biases mode (default offline: sync later with `wandb sync`)')
+    p.add_argument('--results-dir', type=Path, default=None,
+                   help='where results go (default: experiments/runs/results, ignored by git)')
     p.add_argument('--reference', action='store_true', help='write the committed reference results (experiments/results) and '
                    'experiments/REPORT.md instead of your runs folder: for maintainers regenerating the reference')
-    p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads for training (default: torch\'s choice)')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch.set_num_threads for training (default: torch\'s choice)')
     p.add_argument('--force', action='store_true', help='re-run even when a result with the same settings exists')
     p.add_argument('--allow-skip', action='store_true', help='exit 0 even when a task was skipped (its data missing)')
     if overrides: p.add_argument('overrides', nargs='*', metavar='key=value', help='override config fields')
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog='reformer-repro', description='Reproduce "Reformer: The Efficient Transformer" (Kitaev et al. 2020).',
+    ap = argparse.ArgumentParser(prog='reformer-repro',
+                                 description='Reproduce "Reformer: The Efficient Transformer" (Kitaev et al. 2020).',
                                  epilog='Tasks: ' + ', '.join(TASKS))
     sub = ap.add_subparsers(dest='cmd', required=True)
     t = sub.add_parser('train', help=_DELEGATED['train'][1], add_help=False)
@@ -52,7 +58,8 @@ def parser() -> argparse.ArgumentParser:
     _common(p, overrides=False)
     rep = sub.add_parser('report', help='rebuild the report from saved results (no training)')
     rep.add_argument('--scale', default=None, choices=SCALES, help='default: the largest scale with results')
-    rep.add_argument('--results-dir', type=Path, default=None, help='default: your runs (experiments/runs/results) if there are any, else the reference')
+    rep.add_argument('--results-dir', type=Path, default=None,
+                     help='default: your runs (experiments/runs/results) if there are any, else the reference')
     rep.add_argument('--reference', action='store_true', help='rebuild experiments/REPORT.md from the committed reference results')
     rep.add_argument('--out', type=Path, default=None)
     c = sub.add_parser('config', help="print a task's pinned config (after overrides) as JSON")
@@ -80,7 +87,8 @@ def _delegate(cmd: str, args: list[str]) -> int:
     try: mod = importlib.import_module(name)
     except ModuleNotFoundError as e:
         if not (e.name or '').startswith('reformer_repro'): raise
-        print(f"reformer-repro: error: `{cmd}` needs {name}, which this installation lacks ({e})", file=sys.stderr); return 2
+        print(f"reformer-repro: error: `{cmd}` needs {name}, which this installation lacks ({e})", file=sys.stderr)
+        return 2
     return int(mod.main(args) or 0)
 
 # %% ../nbs/50_cli.ipynb #3475409c
@@ -93,7 +101,8 @@ def main(argv=None) -> int:
     try:
         if getattr(a, 'reference', False):
             from reformer_repro.exp.store import reference_results_dir
-            if a.results_dir is not None: raise ValueError('--reference writes the committed results; it cannot be combined with --results-dir')
+            if a.results_dir is not None:
+                raise ValueError('--reference writes the committed results; it cannot be combined with --results-dir')
             a.results_dir = reference_results_dir()
         if a.cmd == 'config':
             from reformer_repro.exp.configs import get_config, estimate
@@ -104,8 +113,8 @@ def main(argv=None) -> int:
             from reformer_repro.exp.configs import get_config, estimate
             get_config(a.task, a.scale, a.overrides)            # bad settings fail here, before anything is read
             print(estimate([a.task], a.scale), flush=True)
-            paths = run_task(a.task, a.scale, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir, overrides=a.overrides,
-                             force=a.force, threads=a.threads)
+            paths = run_task(a.task, a.scale, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir,
+                             overrides=a.overrides, force=a.force, threads=a.threads)
             return _summary(f"run {a.task} --scale {a.scale}", [a.task], [a.task] if paths else [], a)
         if a.cmd == 'reproduce':
             from reformer_repro.exp.runners import reproduce
@@ -133,7 +142,7 @@ def main(argv=None) -> int:
 def bench_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='reformer-repro bench', description=_BENCH_HELP.split(' (')[0])
     sub = ap.add_subparsers(dest='what', required=True)
-    s = sub.add_parser('speed', help='attention time vs sequence length at a fixed number of tokens per batch (Fig. 5 right)')
+    s = sub.add_parser('speed', help='attention time vs sequence length at fixed tokens per batch (Fig. 5 right)')
     s.add_argument('--lengths', type=int, nargs='+', default=[1024, 2048, 4096, 8192])
     s.add_argument('--n-hashes', type=int, nargs='+', default=[1, 2, 4, 8])
     s.add_argument('--no-full', action='store_true', help='leave out full attention')
@@ -158,10 +167,12 @@ def bench_main(argv=None) -> int:
     from reformer_repro.bench.harness import save_bench
     if a.what == 'speed':
         rows = B.lsh_speed_sweep(a.lengths, n_hashes=a.n_hashes, tokens=a.tokens, device=a.device, full=not a.no_full,
-                                 repeats=a.repeats, threads=a.threads, d_model=a.d_model, bucket_size=a.bucket_size, log=None)
+                                 repeats=a.repeats, threads=a.threads, d_model=a.d_model, bucket_size=a.bucket_size,
+                                 log=None)
         print(B.results_table(rows))
     elif a.what == 'memory':
-        rows = B.memory_depth_sweep(a.models, a.layers, seq_len=a.seq_len, d_model=a.d_model, device=a.device, threads=a.threads, log=None)
+        rows = B.memory_depth_sweep(a.models, a.layers, seq_len=a.seq_len, d_model=a.d_model, device=a.device,
+                                    threads=a.threads, log=None)
         print(B.memory_table(rows))
     else:
         from reformer_repro.bench.peers import run_peers, peers_stem
