@@ -79,7 +79,8 @@ def load_config(path) -> ExperimentConfig:
     return ExperimentConfig.from_dict(json.loads(Path(path).read_text()))
 
 # %% ../../nbs/40_exp_configs.ipynb #ec45ef04
-FAMILIES = ('TransformerLM', 'LSHLM', 'ReversibleLM', 'ReformerLM', 'Transformer', 'ReversibleTransformer', 'ReformerEncDec')
+FAMILIES = ('TransformerLM', 'LSHLM', 'ReversibleLM', 'ReformerLM',          # language models
+            'Transformer', 'ReversibleTransformer', 'ReformerEncDec')     # encoder-decoders
 
 def _at_least(lo, strict: bool = False):
     def rule(v): return f"must be {'>' if strict else '≥'} {lo}" if (v <= lo if strict else v < lo) else None
@@ -107,13 +108,14 @@ def _hashes(v):
     return _each(_at_least(1))(v) if isinstance(v, tuple) else _at_least(1)(v)
 
 _pos = _at_least(1)
-_RULES = dict(seeds=_pos, seed0=_at_least(0), steps=_pos, bs=_pos, lr=_at_least(0, True), seq_len=_pos, vocab_sz=_at_least(2),
-              d_model=_pos, d_ff=_pos, n_heads=_pos, n_layers=_pos, bucket_size=_pos, n_valid=_pos, eval_repeats=_pos,
-              prefix_bytes=_pos, eval_every=_pos, eval_batches=_pos, grad_clip=_at_least(0, True),
+_RULES = dict(seeds=_pos, seed0=_at_least(0), steps=_pos, bs=_pos, lr=_at_least(0, True), seq_len=_pos,
+              vocab_sz=_at_least(2), d_model=_pos, d_ff=_pos, n_heads=_pos, n_layers=_pos, bucket_size=_pos, n_valid=_pos,
+              eval_repeats=_pos, prefix_bytes=_pos, eval_every=_pos, eval_batches=_pos, grad_clip=_at_least(0, True),
               optimizer=_one_of('adam', 'adafactor'), pos_enc=_one_of('absolute', 'sinusoidal', 'axial', 'none'),
-              train_arms=_each(_attention), eval_arms=_each(_attention), vocab_size=_at_least(8), max_len=_pos, n_train=_pos,
-              n_test=_pos, epochs=_pos, tokens=_pos, seq_lens=_each(_pos), n_hashes=_hashes, full_max_len=_pos, repeats=_pos,
-              timeout=_at_least(0, True), layers=_each(_pos), models=_each(_one_of(*FAMILIES[:4])))
+              train_arms=_each(_attention), eval_arms=_each(_attention), vocab_size=_at_least(8), max_len=_pos,
+              n_train=_pos, n_test=_pos, epochs=_pos, tokens=_pos, seq_lens=_each(_pos), n_hashes=_hashes,
+              full_max_len=_pos, repeats=_pos, timeout=_at_least(0, True), layers=_each(_pos),
+              models=_each(_one_of(*FAMILIES[:4])))
 
 _TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'tuple': tuple, 'dict': dict}
 
@@ -153,7 +155,8 @@ def _parse_value(text: str, current, ftype: str):
     if 'dict' in kinds or isinstance(current, dict):
         try: v = json.loads(t)
         except json.JSONDecodeError: v = None
-        if not isinstance(v, dict): raise ValueError('expected a JSON object, e.g. model=\'{"n_layers": 3}\', or dotted keys: model.n_layers=3')
+        if not isinstance(v, dict):
+            raise ValueError('expected a JSON object, e.g. model=\'{"n_layers": 3}\', or dotted keys: model.n_layers=3')
         return v
     if t.startswith(('{', '[')): return json.loads(t)
     if isinstance(current, tuple) or 'tuple' in kinds:
@@ -192,37 +195,44 @@ def check_model(model: dict, where: str = 'model', family: bool = False) -> dict
     out = {}
     for k, v in model.items():
         if family and k == 'family':
-            if v not in FAMILIES: raise ValueError(f"{where}.family={v!r}: {_did_you_mean(str(v), FAMILIES)}model families: {', '.join(FAMILIES)}")
+            if v not in FAMILIES:
+                raise ValueError(f"{where}.family={v!r}: {_did_you_mean(str(v), FAMILIES)}model families: {', '.join(FAMILIES)}")
             out[k] = v; continue
         if k not in valid:
-            raise ValueError(f"unknown model setting {where}.{k}: {_did_you_mean(k, valid)}valid: {', '.join(sorted(valid))}")
+            raise ValueError(f"unknown model setting {where}.{k}: {_did_you_mean(k, valid)}"
+                             f"valid: {', '.join(sorted(valid))}")
         out[k] = _check_type(f"{where}.{k}", v, valid[k])
     return out
 
 def parse_overrides(cfg: ExperimentConfig, overrides) -> dict:
-    "Turn ['key=value', ...] (or a dict) into checked field values for `cfg`: unknown keys, bad types and `scale` are refused."
+    "['key=value', ...] (or a dict) as checked field values of `cfg`; unknown keys, bad types and `scale` are refused."
     if overrides is None: return {}
-    items = overrides.items() if isinstance(overrides, dict) else [o.split('=', 1) if '=' in o else (o, None) for o in overrides]
+    items = (overrides.items() if isinstance(overrides, dict) else
+             [o.split('=', 1) if '=' in o else (o, None) for o in overrides])
     valid = {f.name: f for f in fields(cfg)}
     out = {}
     for k, v in items:
         if v is None: raise ValueError(f"override {k!r} must look like key=value")
         k = k.strip()
         if k in ('scale', 'task'):
-            raise ValueError(f"{k} cannot be overridden: it chooses the pinned values (use --{k} / the command's {k} argument)")
+            raise ValueError(f"{k} cannot be overridden: it chooses the pinned values "
+                             f"(use --{k} / the command's {k} argument)")
         head, _, sub = k.partition('.')
         if sub:
             if head != 'model' or 'model' not in valid:
                 raise ValueError(f"dotted setting {k!r}: only model.<setting> is nested (task {cfg.task!r})")
             mf = model_fields()
-            if sub not in mf: raise ValueError(f"unknown model setting {k!r}: {_did_you_mean(sub, mf)}valid: {', '.join(sorted(mf))}")
+            if sub not in mf:
+                raise ValueError(f"unknown model setting {k!r}: {_did_you_mean(sub, mf)}valid: {', '.join(sorted(mf))}")
             if isinstance(v, str):
                 try: v = _parse_value(v, None, mf[sub])
-                except (ValueError, json.JSONDecodeError) as e: raise ValueError(f"cannot parse {k}={v!r}: {e}") from None
+                except (ValueError, json.JSONDecodeError) as e:
+                    raise ValueError(f"cannot parse {k}={v!r}: {e}") from None
             out['model'] = {**out.get('model', cfg.model), **check_model({sub: v})}
             continue
         if k not in valid:
-            raise ValueError(f"unknown setting {k!r} for task {cfg.task!r}: {_did_you_mean(k, valid)}valid: {', '.join(sorted(set(valid) - {'scale'}))}")
+            raise ValueError(f"unknown setting {k!r} for task {cfg.task!r}: {_did_you_mean(k, valid)}"
+                             f"valid: {', '.join(sorted(set(valid) - {'scale'}))}")
         cur = getattr(cfg, k)
         if isinstance(v, str):
             try: v = _parse_value(v, cur, str(valid[k].type))
@@ -431,7 +441,8 @@ CONFIGS: dict[str, dict[str, dict]] = {
 }
 
 MACHINE = '2 CPU cores (x86_64), torch 2.13 CPU, one thread per run'
-MEASURED = {   # minutes per task, from the committed cpu results (wall time of the runs a reproduction trains) and a smoke run
+# minutes per task: the committed cpu results (wall time of the runs a reproduction trains) and a smoke run
+MEASURED = {
     'cpu': {t: dict(measured_min=m, measured_on=MACHINE) for t, m in dict(
         synthetic=14.6, shared_qk=12.6, reversible=6.9, n_hashes=30.1, n_layers=51.3, speed=6.4, memory=3.6).items()},
     'smoke': {t: dict(measured_min=m, measured_on=MACHINE) for t, m in dict(
@@ -452,7 +463,8 @@ def estimate(tasks, scale: str = 'cpu') -> str:
     "One line: the measured time of each of `tasks` at `scale`, the total, and the tasks never measured."
     cfgs = [get_config(t, scale) for t in tasks]
     known = [c for c in cfgs if c.measured_min is not None]
-    s = f"estimated time at scale {scale} (pinned settings): " + ', '.join(f"{c.task} {_minutes(c.measured_min)}" for c in known)
+    s = f"estimated time at scale {scale} (pinned settings): "
+    s += ', '.join(f"{c.task} {_minutes(c.measured_min)}" for c in known)
     if len(known) > 1: s += f"; total {_minutes(sum(c.measured_min for c in known))}"
     if not known: s += 'not measured'
     if (unknown := [c.task for c in cfgs if c.measured_min is None]): s += f"; not measured yet: {', '.join(unknown)}"
