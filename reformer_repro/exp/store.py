@@ -10,11 +10,12 @@ from __future__ import annotations
 import os, json, hashlib, platform, tempfile, warnings, datetime as dt
 from pathlib import Path
 from .configs import ExperimentConfig, check_scale
+from ..bench.harness import code_version
 
 # %% auto #0
 __all__ = ['repo_root', 'experiments_dir', 'reference_results_dir', 'runs_dir', 'default_results_dir', 'result_path',
-           'code_version', 'machine_info', 'write_atomic', 'write_json', 'run_key', 'make_result', 'ResultWriteError',
-           'save_result', 'load_results', 'find_run']
+           'machine_info', 'write_atomic', 'write_json', 'run_key', 'make_result', 'ResultWriteError', 'save_result',
+           'load_results', 'find_run']
 
 # %% ../../nbs/41_exp_store.ipynb #60559d93
 def repo_root(start=None) -> Path | None:
@@ -53,24 +54,12 @@ def result_path(results_dir, scale: str, task: str, arm: str, seed: int) -> Path
     return Path(results_dir)/scale/task/f"{safe}__seed{seed}.json"
 
 # %% ../../nbs/41_exp_store.ipynb #38eff491
-def code_version(root=None) -> str | None:
-    "Short git commit of `root`'s checkout (default: this package's), `+dirty` if tracked files changed; None outside git."
-    import subprocess
-    root = Path(root) if root else _package_checkout()
-    if root is None: return None
-    git = lambda *a: subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=10)
-    try:
-        head = git('rev-parse', '--short', 'HEAD')
-        if head.returncode: return None
-        dirty = git('status', '--porcelain', '--untracked-files=no').stdout.strip()
-        return head.stdout.strip() + ('+dirty' if dirty else '')
-    except (OSError, subprocess.SubprocessError): return None
-
 def machine_info() -> dict:
     "CPU/GPU, thread count and library versions of this process."
     import torch, reformer_repro
     info = dict(platform=platform.platform(), python=platform.python_version(),
-                processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), torch=torch.__version__,
+                processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(),
+                torch_threads=torch.get_num_threads(), torch=torch.__version__,
                 reformer_repro=reformer_repro.__version__, git=code_version(),
                 cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
     try:
