@@ -11,13 +11,15 @@ import os, json, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from .configs import (TASKS, LM_TASKS, ExperimentConfig, LMConfig, SyntheticConfig, WMTConfig, SpeedConfig,
-                                        MemoryConfig, get_config, check_task, arms_of)
+from reformer_repro.exp.configs import (
+    TASKS, LM_TASKS, ExperimentConfig, LMConfig, SyntheticConfig, WMTConfig, SpeedConfig, MemoryConfig, get_config,
+    check_task, arms_of)
 from ..data import enwik8_bytes, wmt_corpus, data_fingerprint, DataNotAvailableError
 from ..train.run import train, parse_arm
 from ..bench.cases import lsh_speed_sweep, memory_depth_sweep
-from .store import (default_results_dir, result_path, run_key, make_result, save_result, find_run,
-                                      write_json, runs_dir, reference_results_dir)
+from reformer_repro.exp.store import (
+    default_results_dir, result_path, run_key, make_result, save_result, find_run, write_json, runs_dir,
+    reference_results_dir)
 from .report import render_report, write_comparison
 
 # %% auto #0
