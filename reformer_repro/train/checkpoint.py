@@ -67,13 +67,13 @@ def set_global_rng_state(st: dict, model: nn.Module | None = None) -> None:
     if model is not None:
         gens = module_generators(_unwrap(model))
         if len(gens) != len(st['generators']):
-            raise ValueError(f"the model owns {len(gens)} private generators but the checkpoint has {len(st['generators'])}; "
-                             f"is it the same architecture?")
+            raise ValueError(f"the model owns {len(gens)} private generators but the checkpoint has "
+                             f"{len(st['generators'])}; is it the same architecture?")
         for g, s in zip(gens, st['generators']): g.set_state(s)
 
 # %% ../../nbs/22_train_checkpoint.ipynb #d7e57db5
 class _SkipBatches:
-    "Iterate `dl` without its first `n_skip` batches (they are drawn, then dropped), calling `after_skip` before the next."
+    "Iterate `dl` without its first `n_skip` batches (drawn, then dropped), calling `after_skip` before the next."
     def __init__(self, dl, n_skip: int, after_skip: Callable):
         self.dl, self.n_skip, self.after_skip = dl, n_skip, after_skip
     def __len__(self): return len(self.dl)
@@ -118,7 +118,7 @@ def _umask() -> int:
     m = os.umask(0); os.umask(m); return m
 
 def atomic_write(path, data: bytes | str | Callable) -> Path:
-    "Write `data` (bytes, text, or a function writing to a binary file) to `path` atomically: unique temp file, fsync, `os.replace`."
+    "Write `data` (bytes, text, or a function writing a binary file) to `path` atomically: temp file, fsync, replace."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
@@ -139,7 +139,7 @@ def atomic_write(path, data: bytes | str | Callable) -> Path:
 
 # %% ../../nbs/22_train_checkpoint.ipynb #1e2991f3
 def _builtin(o):
-    "fastai's `L`s and numpy scalars (in optimiser state) as lists and Python numbers, so that checkpoints load with `weights_only=True`."
+    "fastai's `L`s and numpy scalars (in optimiser state) as lists and numbers: checkpoints load with `weights_only=True`."
     if isinstance(o, dict): return {k: _builtin(v) for k, v in o.items()}
     if isinstance(o, (L, list)): return [_builtin(v) for v in o]
     if isinstance(o, tuple): return tuple(_builtin(v) for v in o)
@@ -164,7 +164,8 @@ def _get_cb(learn, cls):
 def _grad_accum_state(learn, model) -> dict | None:
     ga = _get_cb(learn, GradientAccumulation)
     if ga is None or not getattr(ga, 'count', 0): return None
-    return dict(count=ga.count, grads=[None if p.grad is None else p.grad.detach().cpu().clone() for p in model.parameters()])
+    grads = [None if p.grad is None else p.grad.detach().cpu().clone() for p in model.parameters()]
+    return dict(count=ga.count, grads=grads)
 
 def previous_checkpoint(file) -> Path:
     "Where `save_checkpoint(..., keep_previous=True)` keeps the checkpoint it replaced: `name.prev.pth`."
@@ -209,9 +210,11 @@ class _Resume(Callback):
             raise ValueError(f"the checkpoint was saved during a fit of n_epoch={self.pos['n_epoch']}, this fit has "
                              f"n_epoch={self.n_epoch}; resume with the same fit method and the same arguments")
         st, learn = self.ckpt, self.learn
-        if st['scaler'] is not None and getattr(learn, 'scaler', None) is not None: learn.scaler.load_state_dict(st['scaler'])
+        if st['scaler'] is not None and getattr(learn, 'scaler', None) is not None:
+            learn.scaler.load_state_dict(st['scaler'])
         if st['smooth_loss'] is not None and hasattr(learn, 'recorder'):
-            learn.recorder.smooth_loss.count, learn.recorder.smooth_loss.val = st['smooth_loss']['count'], st['smooth_loss']['val']
+            sl = learn.recorder.smooth_loss
+            sl.count, sl.val = st['smooth_loss']['count'], st['smooth_loss']['val']
         ga, ga_state = _get_cb(learn, GradientAccumulation), self._mine()['grad_accum']
         if ga is not None: ga.count = ga_state['count'] if ga_state else 0
         self.started = True
@@ -269,11 +272,11 @@ def read_checkpoint(file) -> dict:
 
 def load_checkpoint(learn: Learner, fname='checkpoint', resume: bool = True, strict: bool = True,
                     ckpt: dict | None = None) -> dict:
-    "Load a `save_checkpoint` file (or its already read contents `ckpt`) into `learn`; a mid-fit checkpoint makes the next fit continue."
+    "Load a `save_checkpoint` file (or its contents `ckpt`) into `learn`; a mid-fit one makes the next fit continue."
     ckpt = read_checkpoint(_ckpt_file(learn, fname)) if ckpt is None else ckpt
     model = _unwrap(learn.model)
     model.load_state_dict(ckpt['model'], strict=strict)
-    if getattr(learn.dls, 'device', None) is not None: model.to(learn.dls.device)   # where the fit will train (as fastai does)
+    if getattr(learn.dls, 'device', None) is not None: model.to(learn.dls.device)   # where the fit will train
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ckpt['opt'])
     if not isinstance(learn.opt, OptimWrapper):   # fastai's optimiser keeps the loaded tensors where they were loaded
@@ -297,7 +300,8 @@ class CheckpointCallback(Callback):
                  keep_previous: bool = False):   # the replaced checkpoint stays as `{fname}.prev.pth`
         self.fname, self.every, self.at, self.at_end, self.keep = fname, every_n_steps, set(at_steps), at_end, keep
         self.verbose, self.extra, self.keep_previous, self.saved = verbose, extra, keep_previous, []
-    def before_fit(self): self.last_step, self.mid_train, self.trained = None, False, False   # (validate() sends before_fit too)
+    def before_fit(self):   # (validate() sends before_fit too)
+        self.last_step, self.mid_train, self.trained = None, False, False
     def before_train(self):
         self.trained = True
         self.epoch_start = self.learn.train_iter - getattr(self.learn.dl, 'n_skip', 0)
@@ -305,17 +309,18 @@ class CheckpointCallback(Callback):
         self.mid_train = True
     def before_validate(self): self.mid_train = False
     def position(self) -> dict:
-        return dict(epoch=self.epoch, n_epoch=self.n_epoch, iter=self.learn.train_iter - self.epoch_start, n_iter=self.n_iter,
-                    train_iter=self.learn.train_iter, pct_train=self.learn.pct_train)
+        return dict(epoch=self.epoch, n_epoch=self.n_epoch, iter=self.learn.train_iter - self.epoch_start,
+                    n_iter=self.n_iter, train_iter=self.learn.train_iter, pct_train=self.learn.pct_train)
     def _save(self, position):
         step, dl_state = self.learn.train_iter, self.dl_state if position else None
         extra = dict(step=step, **(self.extra() if self.extra else {}))
-        file = save_checkpoint(self.learn, self.fname, position, dl_state, extra=extra, keep_previous=self.keep_previous)
+        file = save_checkpoint(self.learn, self.fname, position, dl_state, extra, keep_previous=self.keep_previous)
         if self.keep: save_checkpoint(self.learn, f'{self.fname}_step{step}', position, dl_state, extra=extra)
         self.last_step = step
         if file is not None:
             self.saved.append(file)
-            if self.verbose: sys.stdout.write(f"\n[rank {rank_distrib()}] saved checkpoint {file} at step {step}\n"); sys.stdout.flush()
+            if self.verbose:
+                sys.stdout.write(f"\n[rank {rank_distrib()}] saved checkpoint {file} at step {step}\n"); sys.stdout.flush()
     def after_batch(self):
         if not self.training: return
         step = self.learn.train_iter

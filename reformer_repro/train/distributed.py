@@ -24,7 +24,7 @@ __all__ = ['fix_distributed_dl', 'init_distributed', 'local_device', 'distribute
 
 # %% ../../nbs/24_train_distributed.ipynb #006ce333
 def _broadcast(self, t, rank):
-    "fastai's `DistributedDL._broadcast` on the process group's device (CUDA for NCCL, CPU for gloo) instead of always `.cuda()`."
+    "fastai's `DistributedDL._broadcast` on the process group's device (CUDA for NCCL, CPU for gloo), not always CUDA."
     t = torch.tensor(list(t), dtype=torch.long, device=_collective_device())
     dist.broadcast(t, rank)
     return t.cpu().tolist()
@@ -34,7 +34,7 @@ def fix_distributed_dl() -> None:
     DistributedDL._broadcast = _broadcast
 
 def init_distributed() -> int:
-    "Join the process group set up by `torchrun`/`accelerate launch` (gloo without GPUs, NCCL with); the world size, 1 when alone."
+    "Join the process group `torchrun`/`accelerate launch` set up (gloo without GPUs, NCCL with); the world size (1: alone)."
     if num_distrib() <= 1: return 1
     fix_distributed_dl()
     from accelerate import PartialState
@@ -50,7 +50,7 @@ def local_device() -> torch.device:
 
 @contextmanager
 def distributed(learn: Learner, **kwargs):
-    "`learn.distrib_ctx()` that also works without GPUs (gloo): data-parallel over the launched processes, a no-op in a single one."
+    "`learn.distrib_ctx()` that works without GPUs too (gloo): data-parallel over the launched processes, else a no-op."
     fix_distributed_dl()
     with learn.distrib_ctx(cpu=not torch.cuda.is_available(), **kwargs) as l: yield l
 

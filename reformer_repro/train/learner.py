@@ -18,7 +18,8 @@ from torch import nn
 import torch.distributed as dist
 from fastcore.foundation import L
 from fastai.learner import Learner
-from fastai.callback.core import Callback, CancelFitException, CancelValidException, CancelBatchException, CancelStepException
+from fastai.callback.core import (Callback, CancelFitException, CancelValidException, CancelBatchException,
+                                 CancelStepException)
 from fastai.callback.schedule import ParamScheduler, combined_cos
 from fastai.callback.training import GradientClip, GradientAccumulation
 from fastai.callback.fp16 import MixedPrecision, AMPMode
@@ -49,14 +50,15 @@ def adafactor(params, lr: float = 1e-2, wd: float = 0., beta2_decay: float = -0.
               **kwargs) -> OptimWrapper:
     "fastai `opt_func` for `torch.optim.Adafactor` (relative step sizes capped by `lr`; the paper's optimiser)."
     if not hasattr(torch.optim, 'Adafactor'):
-        raise ImportError(f"torch.optim.Adafactor needs torch >= 2.5, found {torch.__version__}; upgrade torch or use opt='adam'")
-    return AdafactorWrapper(params, torch.optim.Adafactor, lr=lr, weight_decay=wd, beta2_decay=beta2_decay, eps=eps, d=d,
-                            **kwargs)
+        raise ImportError(f"torch.optim.Adafactor needs torch >= 2.5, found {torch.__version__}; "
+                          f"upgrade torch or use opt='adam'")
+    return AdafactorWrapper(params, torch.optim.Adafactor, lr=lr, weight_decay=wd, beta2_decay=beta2_decay, eps=eps,
+                            d=d, **kwargs)
 
 OPTIMIZERS = ('adam', 'adafactor')
 
 def get_opt_func(opt: str | Callable = 'adam', **kwargs) -> Callable:
-    "fastai `opt_func` by name: 'adam' (fastai Adam, β2=0.98, ε=1e-9 as for Transformers) or 'adafactor'; callables pass through."
+    "fastai `opt_func` by name: 'adam' (β2=0.98, ε=1e-9 as for Transformers) or 'adafactor'; callables pass through."
     if callable(opt): return partial(opt, **kwargs) if kwargs else opt
     if opt == 'adam': return partial(Adam, **{'sqr_mom': 0.98, 'eps': 1e-9, **kwargs})
     if opt == 'adafactor': return partial(adafactor, **kwargs)
@@ -66,12 +68,15 @@ def get_opt_func(opt: str | Callable = 'adam', **kwargs) -> Callable:
 SCHEDULES = ('one_cycle', 'rsqrt', 'cos', 'linear', 'constant')
 
 class WarmupSchedule:
-    "lr(pct) = lr_max · linear warm-up over `warmup_pct` of training, then `decay`: 'rsqrt' | 'cos' | 'linear' | 'constant'."
+    "lr(pct) = lr_max · linear warm-up over `warmup_pct` of training, then `decay` ('rsqrt', 'cos', 'linear', 'constant')."
     def __init__(self, lr_max: float, warmup_pct: float = 0.1, decay: str = 'rsqrt', div: float = 25.):
-        if decay not in SCHEDULES[1:]: raise ValueError(f"decay={decay!r} must be 'rsqrt', 'cos', 'linear' or 'constant'")
+        if decay not in SCHEDULES[1:]:
+            raise ValueError(f"decay={decay!r} must be 'rsqrt', 'cos', 'linear' or 'constant'")
         if not 0 <= warmup_pct < 1: raise ValueError(f"warmup_pct={warmup_pct} must be in [0, 1)")
-        if decay == 'rsqrt' and warmup_pct == 0: raise ValueError("decay='rsqrt' needs warmup_pct > 0 (lr ∝ sqrt(warmup/t))")
-        self.lr_max, self.warmup_pct, self.decay, self.div = lr_max, warmup_pct, decay, div   # warm-up starts at lr_max/div
+        if decay == 'rsqrt' and warmup_pct == 0:
+            raise ValueError("decay='rsqrt' needs warmup_pct > 0 (lr ∝ sqrt(warmup/t))")
+        self.lr_max, self.warmup_pct, self.decay = lr_max, warmup_pct, decay
+        self.div = div                                   # warm-up starts at lr_max / div
     def __call__(self, pct: float) -> float:
         w = self.warmup_pct
         if pct < w: return self.lr_max * (1 / self.div + (1 - 1 / self.div) * pct / w)
@@ -120,7 +125,7 @@ def fit_schedule(learn: Learner, lr: float, schedule: str = 'one_cycle', steps: 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 
 class AMP(MixedPrecision):
-    "Mixed precision (`amp_mode` 'bf16' or 'fp16') with autocast on the model's device (CUDA or CPU); fp16 scales the loss."
+    "Mixed precision ('bf16' or 'fp16') with autocast on the model's device (CUDA or CPU); fp16 scales the loss."
     def before_fit(self):
         dtype = {AMPMode.BF16: torch.bfloat16, AMPMode.FP16: torch.float16}[self.amp_mode]
         dev = _model_device(self.model).type
@@ -148,7 +153,7 @@ def grad_norm(model: nn.Module) -> float:
     return torch.nn.utils.get_total_norm(grads).item() if grads else 0.
 
 class NaNGuard(Callback):
-    "Check each training loss (before backward) and gradient norm (before the step); on NaN/inf stop, or skip the update."
+    "Check each training loss (before backward) and gradient norm (before the step); on NaN/inf stop, or skip."
     order, run_valid = -5, False
     def __init__(self, on_nan: str = 'stop', max_skips: int = 10):
         if on_nan not in NAN_POLICIES: raise ValueError(f"on_nan={on_nan!r} must be 'stop' or 'skip'")
@@ -166,11 +171,12 @@ class NaNGuard(Callback):
             self.skipped.append(self.learn.train_iter); self.in_a_row += 1
             warnings.warn(f"{where}: this update is skipped ({len(self.skipped)} so far)"); return True
         why = f" after {self.max_skips} skipped updates in a row" if self.on_nan == 'skip' else ''
-        raise NonFiniteLossError(f"{where}; stopped{why} before the update, so {self._weights()}. Lower the learning rate, "
-                                 f"clip gradients (grad_clip=1.0), or use precision='bf16' instead of 'fp16'")
+        raise NonFiniteLossError(f"{where}; stopped{why} before the update, so {self._weights()}. Lower the learning "
+                                 f"rate, clip gradients (grad_clip=1.0), or use precision='bf16' instead of 'fp16'")
     def after_loss(self):
         loss = self.learn.loss.detach()
-        if _any_rank(not torch.isfinite(loss).all().item()) and self._found(f"training loss is {loss.float().mean().item()}"):
+        bad = _any_rank(not torch.isfinite(loss).all().item())
+        if bad and self._found(f"training loss is {loss.float().mean().item()}"):
             self.learn.yb = (); raise CancelBatchException()     # no backward, no step, nothing recorded
     def before_step(self):
         scaler = getattr(self.learn, 'scaler', None)
@@ -184,7 +190,8 @@ class NaNGuard(Callback):
 # %% ../../nbs/21_train_learner.ipynb #e618e513
 def lsh_n_hashes(model: nn.Module) -> dict[str, int]:
     "`n_hashes` of every LSH layer of `model`, by module name (empty for a model without LSH attention)."
-    return {name: m.n_hashes for name, m in _unwrap(model).named_modules() if isinstance(getattr(m, 'n_hashes', None), int)}
+    return {name: m.n_hashes for name, m in _unwrap(model).named_modules()
+            if isinstance(getattr(m, 'n_hashes', None), int)}
 
 @contextmanager
 def with_n_hashes(model: nn.Module, n_hashes: int | None):
@@ -200,7 +207,8 @@ class EvalNHashes(Callback):
     "Validate with `n_hashes` rounds of LSH; restore the training value afterwards."
     order = -9
     def __init__(self, n_hashes: int):
-        if not isinstance(n_hashes, int) or n_hashes < 1: raise ValueError(f"n_hashes={n_hashes!r} must be a positive integer")
+        if not isinstance(n_hashes, int) or n_hashes < 1:
+            raise ValueError(f"n_hashes={n_hashes!r} must be a positive integer")
         self.n_hashes, self.ctx = n_hashes, None
     def before_validate(self):
         self.ctx = with_n_hashes(self.model, self.n_hashes); self.ctx.__enter__()
@@ -214,7 +222,7 @@ def preserving_rng(model: nn.Module):
     with RNGState(_unwrap(model), _model_device(model)).replay(): yield
 
 class EvalCurve(Callback):
-    "Every `every` training steps (and before the first), `evaluate` the model on `dl`; keeps `steps`, `values`, `train_loss`."
+    "Every `every` steps (and before the first) `evaluate` the model on `dl`; keeps `steps`, `values`, `train_loss`."
     order, run_valid = 65, False
     def __init__(self, dl, every: int, max_batches: int | None = None, metric: str = 'loss',
                  n_hashes: int | None = None, batches_per_step: int = 1, log: Callable | None = None):
@@ -239,14 +247,16 @@ def _as_model(model, cls=TransformerLM, seed: int | None = None) -> nn.Module:
     if isinstance(model, nn.Module): return model
     if isinstance(model, dict): model = TransformerConfig(**model)
     if not isinstance(model, TransformerConfig):
-        raise TypeError(f"model must be an nn.Module, a TransformerConfig or a dict of its fields, got {type(model).__name__}")
+        raise TypeError(f"model must be an nn.Module, a TransformerConfig or a dict of its fields, "
+                        f"got {type(model).__name__}")
     if seed is not None: seed_everything(seed)
     return cls(model)
 
 def _check_vocab(model: nn.Module, dls) -> None:
     cfg, v = getattr(model, 'cfg', None), getattr(dls, 'vocab_sz', None)
     if cfg is not None and v is not None and cfg.vocab_sz < v:
-        raise ValueError(f"model vocab_sz={cfg.vocab_sz} is smaller than the data's vocab_sz={v}; build the model with vocab_sz={v}")
+        raise ValueError(f"model vocab_sz={cfg.vocab_sz} is smaller than the data's vocab_sz={v}; "
+                         f"build the model with vocab_sz={v}")
 
 def make_learner(model: nn.Module, dls, loss_func: Callable = lm_loss, metrics=None,
                  opt: str | Callable = 'adam', lr: float = 1e-3, wd: float = 0., opt_kwargs: dict | None = None,
@@ -259,7 +269,8 @@ def make_learner(model: nn.Module, dls, loss_func: Callable = lm_loss, metrics=N
                  cbs=None, path='.', model_dir='models', hparams: dict | None = None) -> Learner:
     "A fastai `Learner` with the library's options (optimiser, clipping, accumulation, precision, NaN guard, n_hashes)."
     if precision not in PRECISIONS: raise ValueError(f"precision={precision!r} must be 'fp32', 'bf16' or 'fp16'")
-    if not isinstance(grad_accum, int) or grad_accum < 1: raise ValueError(f"grad_accum={grad_accum!r} must be a positive integer")
+    if not isinstance(grad_accum, int) or grad_accum < 1:
+        raise ValueError(f"grad_accum={grad_accum!r} must be a positive integer")
     _check_vocab(model, dls)
     cbs = list(L(cbs))
     if nan_guard: cbs.append(NaNGuard(on_nan))
@@ -271,8 +282,8 @@ def make_learner(model: nn.Module, dls, loss_func: Callable = lm_loss, metrics=N
                     metrics=L(metrics), cbs=cbs, path=path, model_dir=model_dir)
     cfg = getattr(model, 'cfg', None)
     opt_name = opt if isinstance(opt, str) else getattr(opt, '__name__', str(opt))
-    learn.hparams = dict(model=cfg.to_dict() if isinstance(cfg, TransformerConfig) else None, model_class=type(model).__name__,
-                         n_params=n_params(model),
+    learn.hparams = dict(model=cfg.to_dict() if isinstance(cfg, TransformerConfig) else None,
+                         model_class=type(model).__name__, n_params=n_params(model),
                          train=dict(opt=opt_name, lr=lr, wd=wd, opt_kwargs=opt_kwargs or {}, grad_clip=grad_clip,
                                     grad_accum=grad_accum, precision=precision, eval_n_hashes=eval_n_hashes,
                                     bs=dls.train.bs, world_size=max(num_distrib(), 1)),
@@ -282,16 +293,17 @@ def make_learner(model: nn.Module, dls, loss_func: Callable = lm_loss, metrics=N
 # %% ../../nbs/21_train_learner.ipynb #56b99207
 def synthetic_learner(model, dls, seed: int | None = None, **kwargs) -> Learner:
     "Learner for the duplication task (§5): LM cross-entropy on the second copy, `masked_accuracy` metric."
-    return make_learner(_as_model(model, TransformerLM, seed), dls, loss_func=lm_loss, metrics=[MaskedAccuracy()], **kwargs)
+    model = _as_model(model, TransformerLM, seed)
+    return make_learner(model, dls, loss_func=lm_loss, metrics=[MaskedAccuracy()], **kwargs)
 
 def lm_learner(model, dls, seed: int | None = None, **kwargs) -> Learner:
-    "Learner for byte-level language modelling (enwik8): cross-entropy, `bits_per_char` and `perplexity` over every scored byte."
-    return make_learner(_as_model(model, TransformerLM, seed), dls, loss_func=lm_loss, metrics=[BitsPerChar(), Perplexity()],
-                        **kwargs)
+    "Learner for byte-level language modelling (enwik8): cross-entropy, bits per character and perplexity."
+    model = _as_model(model, TransformerLM, seed)
+    return make_learner(model, dls, loss_func=lm_loss, metrics=[BitsPerChar(), Perplexity()], **kwargs)
 
 def seq2seq_learner(model, dls, seed: int | None = None, bleu: bool = False, bleu_max_batches: int | None = None,
                     tokenizer=None, **kwargs) -> Learner:
-    "Learner for translation (WMT14): cross-entropy on `tgt_out`, token accuracy, perplexity and (if `bleu`) greedy BLEU."
+    "Learner for translation (WMT14): cross-entropy on `tgt_out`, token accuracy, perplexity, (if `bleu`) greedy BLEU."
     if not isinstance(model, nn.Module):
         cfg = TransformerConfig(**model) if isinstance(model, dict) else model
         if isinstance(cfg, TransformerConfig) and cfg.pad_idx is None and hasattr(dls, 'pad_id'):
@@ -299,10 +311,12 @@ def seq2seq_learner(model, dls, seed: int | None = None, bleu: bool = False, ble
         model = _as_model(cfg, Transformer, seed)
     pad = getattr(getattr(model, 'cfg', None), 'pad_idx', None)
     if hasattr(dls, 'pad_id') and pad != dls.pad_id:
-        warnings.warn(f"model cfg.pad_idx={pad} but the data pad with {dls.pad_id}: padded source tokens will be attended to")
+        warnings.warn(f"model cfg.pad_idx={pad} but the data pad with {dls.pad_id}: "
+                      f"padded source tokens will be attended to")
     metrics = [MaskedAccuracy(), Perplexity()]
     tokenizer = default(tokenizer, getattr(dls, 'tokenizer', None))
     if bleu:
-        if tokenizer is None: raise ValueError("bleu=True needs a tokenizer (pass tokenizer= or use wmt_dls, which sets dls.tokenizer)")
+        if tokenizer is None:
+            raise ValueError("bleu=True needs a tokenizer (pass tokenizer= or use wmt_dls, which sets dls.tokenizer)")
         metrics.append(BLEUMetric(tokenizer, max_batches=bleu_max_batches))
     return make_learner(model, dls, loss_func=lm_loss, metrics=metrics, **kwargs)

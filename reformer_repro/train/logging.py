@@ -34,7 +34,8 @@ _ROUTINES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, ty
 
 def _config_name(v) -> str:
     "Short, address-free name of a config value that is not plain data (function, class, object)."
-    if isinstance(v, partial): return f"partial({_config_name(v.func)}, {_format_config(dict(v.keywords), _MAX_CONFIG_DEPTH)})"
+    if isinstance(v, partial):
+        return f"partial({_config_name(v.func)}, {_format_config(dict(v.keywords), _MAX_CONFIG_DEPTH)})"
     if isinstance(v, _ROUTINES): return f"{getattr(v, '__module__', '?')}.{getattr(v, '__qualname__', repr(v))}"
     return f"{type(v).__module__}.{type(v).__qualname__}"
 
@@ -46,7 +47,8 @@ def _format_config_value(v, _depth: int = 0):
     if isinstance(v, (Tensor, np.ndarray)): return f"{type(v).__name__}(shape={tuple(v.shape)}, dtype={v.dtype})"
     if isinstance(v, dict): return _format_config(dict(v), _depth + 1)   # a copy: nested dicts can be live state
     if isinstance(v, (list, tuple, L)):
-        items = [_format_config_value(o, _depth + 1) for o in list(v)[:64]] + ([f'... {len(v) - 64} more'] if len(v) > 64 else [])
+        items = [_format_config_value(o, _depth + 1) for o in list(v)[:64]]
+        if len(v) > 64: items.append(f'... {len(v) - 64} more')
         return tuple(items) if isinstance(v, tuple) else items
     if _depth < _MAX_CONFIG_DEPTH and not isinstance(v, _ROUTINES + (partial,)) and hasattr(v, '__dict__'):
         try: args = init_args(v)
@@ -88,11 +90,12 @@ def wandb_mode(mode: str | None = None) -> str:
     mode = mode or os.environ.get('WANDB_MODE') or 'offline'
     if mode == 'dryrun': mode = 'offline'
     if mode not in WANDB_MODES:
-        raise ValueError(f"wandb mode={mode!r} must be 'offline' (default; upload later with `wandb sync`), 'online' or 'disabled'")
+        raise ValueError(f"wandb mode={mode!r} must be 'offline' (default; upload later with `wandb sync`), "
+                         f"'online' or 'disabled'")
     return mode
 
-def init_wandb(config: dict | None = None, mode: str | None = None, project: str = 'reformer_repro', name: str | None = None,
-               dir=None, group: str | None = None, tags=None, quiet: bool = True, **kwargs):
+def init_wandb(config: dict | None = None, mode: str | None = None, project: str = 'reformer_repro',
+               name: str | None = None, dir=None, group: str | None = None, tags=None, quiet: bool = True, **kwargs):
     "Start a wandb run on rank 0 (None on other ranks or when disabled), announced in one line."
     mode = wandb_mode(mode)
     if mode == 'disabled' or rank_distrib() != 0: return None

@@ -156,7 +156,8 @@ def _gen_len(model, src_len: int, max_len: int | None) -> int:
 def greedy_translate(model: nn.Module, src: Tensor, tokenizer, max_len: int | None = None) -> list[str]:
     "Detokenised greedy translations of one padded batch of source ids `src` (b, m)."
     model = _unwrap(model)
-    out = model.generate(src, _gen_len(model, src.shape[1], max_len), bos_idx=tokenizer.bos_id, eos_idx=tokenizer.eos_id)
+    n = _gen_len(model, src.shape[1], max_len)
+    out = model.generate(src, n, bos_idx=tokenizer.bos_id, eos_idx=tokenizer.eos_id)
     return [tokenizer.decode(o[1:]) for o in out.cpu()]
 
 @torch.no_grad()
@@ -186,7 +187,7 @@ class TranslationScore:
 
 def translate_and_score(model: nn.Module, data, tokenizer, bs: int = 32, max_len: int | None = None,
                         n: int | None = None, progress: bool = True) -> TranslationScore:
-    "BLEU of greedy translations of `data`: (source, reference) text pairs, or a DataLoader of (src, tgt_in, tgt_out) batches."
+    "BLEU of greedy translations of `data`: (source, reference) pairs, or a DataLoader of (src, tgt_in, tgt_out) batches."
     if isinstance(data, (list, tuple)):
         pairs = list(data)[:n] if n else list(data)
         srcs, refs = [p[0] for p in pairs], [p[1] for p in pairs]

@@ -73,7 +73,8 @@ def with_attention(model: nn.Module, arm: str) -> nn.Module:
     missing, unexpected = other.load_state_dict(model.state_dict(), strict=False)
     if missing or unexpected:
         raise ValueError(f"cannot evaluate {type(model).__name__} (attn={cfg.attn!r}, shared_qk={cfg.shared_qk}) "
-                         f"with {arm!r}: the weights differ ({sorted(missing or unexpected)[:3]} ...); LSH needs shared-QK weights")
+                         f"with {arm!r}: the weights differ ({sorted(missing or unexpected)[:3]} ...); "
+                         f"LSH needs shared-QK weights")
     if n is not None: set_n_hashes(other, n)
     return other.to(next(model.parameters()).device).train(model.training)
 
