@@ -66,8 +66,8 @@ def with_attention(model: nn.Module, arm: str) -> nn.Module:
     "A model with `model`'s weights and attention `arm` ('full' or 'lsh-<n>'); `model` is not changed."
     model, n = _unwrap(model), parse_arm(arm)
     cfg = model.cfg
-    new = (TransformerConfig.from_kwargs(cfg, attn='full', shared_qk=cfg.uses_shared_qk) if n is None else
-           TransformerConfig.from_kwargs(cfg, attn='lsh', shared_qk=False, n_hashes=n))
+    new = (TransformerConfig.from_kwargs(cfg, attn='full', attn_pattern=None, shared_qk=cfg.uses_shared_qk) if n is None else
+           TransformerConfig.from_kwargs(cfg, attn='lsh', attn_pattern=None, shared_qk=False, n_hashes=n))
     with preserving_rng(model):               # building a model draws seeds for its generators
         other = type(model)(new)
     missing, unexpected = other.load_state_dict(model.state_dict(), strict=False)
@@ -391,9 +391,9 @@ def _evaluate(model, dl, task: str, n_hashes: int | None, prefix: str) -> dict:
 
 def _check_evaluations(spec: TrainSpec, model: nn.Module) -> None:
     "Refuse, before training, evaluations the model cannot have."
-    if spec.eval_n_hashes is not None and model.cfg.attn != 'lsh':
+    if spec.eval_n_hashes is not None and 'lsh' not in model.cfg.attn_kinds():
         raise ValueError(f"eval_n_hashes={spec.eval_n_hashes} needs a model with LSH attention; "
-                         f"{type(model).__name__} here has attn={model.cfg.attn!r}")
+                         f"{type(model).__name__} here has {sorted(model.cfg.attn_kinds())}")
     lsh_arms = [a for a in spec.eval_attention if parse_arm(a) is not None]
     if lsh_arms and not model.cfg.uses_shared_qk:
         raise ValueError(f"eval_attention {lsh_arms} needs shared-QK weights (LSH shares queries and keys); "
