@@ -32,7 +32,7 @@ from .distributed import init_distributed, local_device, distributed, params_dig
 # %% auto #0
 __all__ = ['TASKS', 'MAIN_METRIC', 'TASK_METRICS', 'LM_CLASSES', 'SEQ2SEQ_CLASSES', 'DATA_OPTIONS', 'model_class', 'parse_arm',
            'with_attention', 'TrainSpec', 'Result', 'TaskData', 'task_data', 'build_model', 'RunFolderBusy',
-           'run_dir_lock', 'spec_differences', 'train', 'parser', 'main']
+           'run_dir_lock', 'spec_differences', 'train', 'ResultNotSaved', 'parser', 'main']
 
 # %% ../../nbs/25_train_run.ipynb #7cf03857
 TASKS = ('synthetic', 'enwik8', 'text', 'wmt14')
@@ -452,10 +452,24 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
                            out_dir=str(out) if out is not None else None),
                  model=_unwrap(learn.model))
     say(f"done: {res.summary()}; params sha256 {res.info['param_digests'][rank][:16]}")
-    if rank == 0 and out is not None: atomic_write(out/'results.json', json.dumps(res.to_dict(), indent=1) + '\n')
     finish_wandb({**{k: v for k, v in res.metrics.items() if isinstance(v, float)}, 'steps': steps})
+    saved = _save_result(res, out) if rank == 0 else None
     distrib_barrier()
+    if saved is not None: raise saved
     return res
+
+class ResultNotSaved(OSError):
+    "The run trained and was evaluated, but `results.json` could not be written; `.result` holds the `Result`."
+    def __init__(self, msg: str, result: Result): super().__init__(msg); self.result = result
+
+def _save_result(res: Result, out: Path | None) -> ResultNotSaved | None:
+    "Write `out/results.json`; if that fails, the error to raise (carrying the result) rather than losing it."
+    if out is None: return None
+    try: atomic_write(out/'results.json', json.dumps(res.to_dict(), indent=1) + '\n')
+    except OSError as e:
+        return ResultNotSaved(f"could not write {out/'results.json'} ({type(e).__name__}: {e.strerror or e}); "
+                              f"the trained model's checkpoint is {out/'checkpoint.pth'}", res)
+    return None
 
 def _curve_state(curve) -> dict | None:
     return None if curve is None else dict(steps=curve.steps, values=curve.values, train_loss=curve.train_loss)
@@ -497,6 +511,9 @@ def main(argv=None) -> int:
         base = json.loads(Path(config).read_text()) if config else {}
         spec = TrainSpec.from_dict({**base, **{k: v for k, v in args.items() if v is not None}})
         res = train(spec, verbose=verbose)
+    except ResultNotSaved as e:            # trained: the result goes to the terminal rather than nowhere
+        print(json.dumps(e.result.to_dict(), indent=1))
+        print(f"reformer-repro train: error: {e}; the result is printed above", file=sys.stderr); return 2
     except (ValueError, FileNotFoundError, json.JSONDecodeError, RunFolderBusy) as e:
         print(f"reformer-repro train: error: {e}", file=sys.stderr); return 2
     if rank_distrib() == 0:
