@@ -11,11 +11,12 @@ import os, json, hashlib, platform, tempfile, warnings, datetime as dt
 from pathlib import Path
 from .configs import ExperimentConfig, check_scale
 from ..bench.harness import code_version
+from ..train.checkpoint import atomic_write as write_atomic
 
 # %% auto #0
 __all__ = ['repo_root', 'experiments_dir', 'reference_results_dir', 'runs_dir', 'default_results_dir', 'result_path',
-           'machine_info', 'write_atomic', 'write_json', 'run_key', 'make_result', 'ResultWriteError', 'save_result',
-           'load_results', 'find_run']
+           'machine_info', 'write_json', 'run_key', 'make_result', 'ResultWriteError', 'save_result', 'load_results',
+           'find_run']
 
 # %% ../../nbs/41_exp_store.ipynb #60559d93
 def repo_root(start=None) -> Path | None:
@@ -68,20 +69,6 @@ def machine_info() -> dict:
     return info
 
 # %% ../../nbs/41_exp_store.ipynb #78bad374
-def write_atomic(path, data: str | bytes) -> Path:
-    "Write `data` (text or bytes) to `path` atomically (unique temp file beside it + fsync + `os.replace`)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with (os.fdopen(fd, 'wb') if isinstance(data, bytes) else os.fdopen(fd, 'w', encoding='utf-8')) as f:
-            f.write(data); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try: os.unlink(tmp)
-        except FileNotFoundError: pass
-        raise
-    return path
-
 def _json_default(o):
     "numpy scalars/arrays, tensors, paths and tuples as JSON."
     if hasattr(o, 'tolist'): return o.tolist()          # numpy, torch (scalars give numbers)
