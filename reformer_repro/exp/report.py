@@ -15,7 +15,7 @@ from .configs import TASKS, SCALES, LM_TASKS, check_scale
 from .store import load_results, experiments_dir, default_results_dir, write_atomic
 
 # %% auto #0
-__all__ = ['HELD', 'PARTLY', 'FAILED', 'INCONCLUSIVE', 'NOT_RUN', 'NOT_JUDGED', 'LEARNED_BPC', 'TITLES', 'SECTIONS',
+__all__ = ['HELD', 'PARTLY', 'FAILED', 'INCONCLUSIVE', 'NOT_RUN', 'NOT_JUDGED', 'TITLES', 'LEARNED_BPC', 'SECTIONS',
            'reference_path', 'load_reference', 'Stat', 'aggregate', 'not_worse', 'monotone', 'Section', 'md_table',
            'synthetic_matrix', 'table2_verdict', 'table2_summary', 'section_synthetic', 'lm_table', 'final_train_bpc',
            'section_pair', 'section_n_hashes', 'section_n_layers', 'section_wmt', 'speed_rows', 'section_speed',
@@ -89,6 +89,13 @@ class Section:
     ours: str = '—'
     plots: list = field(default_factory=list)
 
+TITLES = {'synthetic': 'Table 2 — synthetic duplication task',        # each claim's section, named by the paper's table/figure
+          'shared_qk': 'Fig. 3 left — shared query-key space (enwik8)',
+          'reversible': 'Fig. 3 right — reversible layers (enwik8)',
+          'n_hashes': 'Fig. 4 — LSH hashing rounds vs full attention (enwik8)',
+          'n_layers': 'Fig. 5 left — deeper Reformers', 'wmt': 'Table 4 — WMT14 en-de translation',
+          'speed': 'Fig. 5 right — attention speed vs sequence length', 'memory': 'Table 3 — memory vs depth'}
+
 def md_table(header: list[str], rows: list[list], align: str | None = None) -> str:
     "A GitHub-markdown table; `align` is a string of 'l'/'r' per column (default: first left, rest right)."
     align = align or 'l' + 'r' * (len(header) - 1)
@@ -123,7 +130,7 @@ def synthetic_matrix(results: list[dict]) -> dict:
 def _n(arm: str) -> int: return int(arm.split('-')[1]) if arm.startswith('lsh-') else 0
 
 def table2_verdict(acc: dict, evals: list[str], paper: dict | None = None) -> tuple[str, list[str]]:
-    "Verdict on a Table 2 matrix `acc[train][eval]` (fractions): does it show the paper's pattern? `paper`: its matrix (%), for the notes."
+    "Does the Table 2 matrix `acc[train][eval]` (fractions) show the paper's pattern? `paper`: its matrix (%), for the notes."
     a = lambda t, e: acc.get(t, {}).get(e, float('nan'))
     trains = list(acc)
     lsh_evals = sorted((e for e in evals if e.startswith('lsh-')), key=_n)
@@ -198,10 +205,11 @@ def section_synthetic(results: list[dict], ref: dict) -> Section:
     acc = lambda t, e: M[t][e].mean if t in M and e in M[t] else float('nan')
     ours = (f"LSH-trained @{best}: " + ', '.join(f"{acc(t, best) * 100:.0f}" for t in lsh_trains) + '%' if lsh_trains and best else '')
     if 'full' in M and 'lsh-1' in evals: ours += f"; full→LSH-1 {acc('full', 'lsh-1') * 100:.0f}%"
-    ref_trains, ref_best = R.get('train_order', trains), max((e for e in R.get('eval_order', evals) if e.startswith('lsh-')), key=_n, default=best)
+    ref_trains = R.get('train_order', trains)
+    ref_best = max((e for e in R.get('eval_order', evals) if e.startswith('lsh-')), key=_n, default=best)
     paper_s = table2_summary(R['paper'], ref_trains, ref_best) if R.get('paper') else '—'
     rep_s = table2_summary(R['repro2020'], ref_trains, ref_best) if R.get('repro2020') else '—'
-    sec = Section('synthetic', 'Table 2 — synthetic duplication task', R.get('claim', ''), body, verdict, '; '.join(notes),
+    sec = Section('synthetic', TITLES['synthetic'], R.get('claim', ''), body, verdict, '; '.join(notes),
                   paper_s, rep_s, ours)
     sec.matrices = (plot_mats, trains, evals)
     return sec
@@ -221,7 +229,8 @@ def lm_table(results: list[dict], metric: str = 'valid_bpc') -> tuple[str, dict]
     rows = [[f"`{a}`", spec.get('family', ''), S[a].fmt(3) if a in S else 'n/a', TL[a].fmt(3) if a in TL else '—',
              S[a].n if a in S else 0, f"{P.get(a) or 0:,}", T[a].fmt(3) if a in T else 'n/a']
             for a, spec in cfg['arms'].items() if a in S]
-    return md_table(['arm', 'model', f'valid {metric.split("_")[-1]}', 'train bpc (end)', 'seeds', 'params', 's / step'], rows), S
+    header = ['arm', 'model', f'valid {metric.split("_")[-1]}', 'train bpc (end)', 'seeds', 'params', 's / step']
+    return md_table(header, rows), S
 
 def final_train_bpc(r) -> float | None:
     "Smoothed training loss at the last curve point, in bits per character."
@@ -230,7 +239,8 @@ def final_train_bpc(r) -> float | None:
 
 def _lm_intro(results) -> str:
     c = results[0]['config']; m = c['model']
-    data = f"the first {c['prefix_bytes']:,} bytes of enwik8, split 90/5/5" if c.get('prefix_bytes') else 'enwik8 (standard 90M/5M/5M split)'
+    data = (f"the first {c['prefix_bytes']:,} bytes of enwik8, split 90/5/5" if c.get('prefix_bytes') else
+            'enwik8 (standard 90M/5M/5M split)')
     return (f"{_scale_line(results)}\n\nData: {data}. Model: {m.get('n_layers')} layers, d_model {m.get('d_model')}, "
             f"d_ff {m.get('d_ff')}, {m.get('n_heads')} heads, seq_len {c['seq_len']}, batch {c['bs']}, {c['steps']} steps, "
             f"{c['optimizer']} lr {c['lr']}. Validation bpc over the whole validation split at the end of training; "
@@ -240,7 +250,8 @@ def _ref_lines(R: dict) -> str:
     out = []
     for src, name in (('paper', 'Paper'), ('repro2020', '2020 reproduction')):
         v = R.get(src, {})
-        if v: out.append(f"* {name}: {v.get('note', '')}" + (f" Verdict there: *{v['verdict']}*." if v.get('verdict') else ''))
+        if not v: continue
+        out.append(f"* {name}: {v.get('note', '')}" + (f" Verdict there: *{v['verdict']}*." if v.get('verdict') else ''))
     return '\n'.join(out)
 
 def section_pair(results: list[dict], ref: dict, task: str, base: str, variant: str, title: str) -> Section:
@@ -275,7 +286,7 @@ def section_n_hashes(results: list[dict], ref: dict) -> Section:
               (f"; full attention {S['full'].mean:.3f}" if 'full' in S else '') +
               f"; monotone within {tol:.3f}: {improves}; {lsh[-1]} within tolerance of full: {close}")
     ours = ', '.join(f"{a}: {S[a].mean:.2f}" for a in lsh) + (f", full: {S['full'].mean:.2f}" if 'full' in S else '')
-    return Section('n_hashes', 'Fig. 4 — LSH hashing rounds vs full attention (enwik8)', R.get('claim', ''), body, verdict, reason,
+    return Section('n_hashes', TITLES['n_hashes'], R.get('claim', ''), body, verdict, reason,
                    _summary(R, 'paper'), R.get('repro2020', {}).get('verdict', '—'), ours)
 
 def section_n_layers(results: list[dict], ref: dict) -> Section:
@@ -294,7 +305,7 @@ def section_n_layers(results: list[dict], ref: dict) -> Section:
         reason += (f" — deeper models also fit the training data worse, i.e. they are further from convergence after "
                    f"{results[0]['config']['steps']} steps (an under-training effect, not a capacity one)")
     p = R.get('paper', {})
-    return Section('n_layers', 'Fig. 5 left — deeper Reformers', R.get('claim', ''), body, verdict, reason,
+    return Section('n_layers', TITLES['n_layers'], R.get('claim', ''), body, verdict, reason,
                    f"12 layers: {p.get('bpc_12_layers_20k_steps')} bpc @20K steps, {p.get('bpc_12_layers_tuned')} tuned",
                    R.get('repro2020', {}).get('verdict', '—'), ', '.join(f"{a}: {S[a].mean:.2f}" for a in arms))
 
@@ -317,14 +328,15 @@ def section_wmt(results: list[dict], ref: dict) -> Section:
             f"{cfg['n_test'] or 'all'} newstest2014 sentences.\n\n"
             + md_table(['arm', 'BLEU', 'valid loss', 'seeds'], rows) + '\n\n' +
             md_table(['paper (Table 4)', 'BLEU'], [[k.replace('_', ' '), v] for k, v in p.items() if isinstance(v, (int, float))]))
-    if 'transformer' not in S or 'reversible' not in S: return Section('wmt', 'Table 4 — WMT14 en-de', R.get('claim', ''), body, NOT_RUN, 'an arm is missing')
+    if 'transformer' not in S or 'reversible' not in S:
+        return Section('wmt', TITLES['wmt'], R.get('claim', ''), body, NOT_RUN, 'an arm is missing')
     diff = S['reversible'].mean - S['transformer'].mean
     se = math.sqrt(S['reversible'].std ** 2 / S['reversible'].n + S['transformer'].std ** 2 / S['transformer'].n)
     tol = max(1.0, 2 * se)
     if S['transformer'].mean < 1.0: verdict, why = INCONCLUSIVE, 'the baseline reaches < 1 BLEU at this scale'
     else: verdict, why = (HELD if diff >= -tol else FAILED), ''
     reason = f"reversible − transformer = {diff:+.2f} BLEU (tolerance {tol:.2f})" + (f"; {why}" if why else '')
-    return Section('wmt', 'Table 4 — WMT14 en-de translation', R.get('claim', ''), body, verdict, reason,
+    return Section('wmt', TITLES['wmt'], R.get('claim', ''), body, verdict, reason,
                    _wmt_paper(p), _summary(R, 'repro2020'),
                    f"{S['reversible'].mean:.2f} vs {S['transformer'].mean:.2f}")
 
@@ -359,7 +371,7 @@ def section_speed(results: list[dict], ref: dict) -> Section:
     verdict = HELD if checks and all(checks) else (PARTLY if any(checks) else FAILED)
     reason = ('time(longest)/time(shortest): ' + ', '.join(f"{a} {ratio(a):.2f}×" for a in arms)
               + ' (flat: LSH ≤ 1.5×; grows: full ≥ 2×)')
-    return Section('speed', 'Fig. 5 right — attention speed vs sequence length', R.get('claim', ''), body, verdict, reason,
+    return Section('speed', TITLES['speed'], R.get('claim', ''), body, verdict, reason,
                    _summary(R, 'paper'), R.get('repro2020', {}).get('verdict', '—'),
                    ', '.join(f"{a} ×{ratio(a):.1f}" for a in arms))
 
@@ -371,7 +383,7 @@ def memory_rows(results: list[dict], key: str = 'activation_mib') -> dict:
     return {a: {L: Stat.of(v) for L, v in d.items()} for a, d in out.items()}
 
 def grows_linearly(points: dict, r2_min: float = 0.95) -> bool:
-    "Do the values {x: y} follow a rising straight line (R² ≥ `r2_min`) that at least doubles between the smallest and largest x?"
+    "Do the values {x: y} follow a rising straight line (R² ≥ `r2_min`) that at least doubles over the range of x?"
     if len(points) < 2: return False
     x, y = np.array(sorted(points), dtype=float), np.array([points[k] for k in sorted(points)], dtype=float)
     slope, icpt = np.polyfit(x, y, 1)
@@ -398,9 +410,11 @@ def section_memory(results: list[dict], ref: dict) -> Section:
     reason = (f"activation({max(layers)} layers)/activation({min(layers)}): " + ', '.join(f"{a} {ratio(a):.2f}×" for a in arms)
               + " (target: ReformerLM ≤ 1.3×; TransformerLM grows linearly: a straight-line fit with R² ≥ 0.95 that at "
               f"least doubles over the range — {'yes' if lin else 'no'})")
-    G = memory_rows(results, 'activation_incl_grads_mib') if all('activation_incl_grads_mib' in r['metrics'] for r in results) else {}
-    if G: reason += '; with gradients: ' + ', '.join(f"{a} {G[a][max(G[a])].mean / G[a][min(G[a])].mean:.2f}×" for a in arms if a in G and len(G[a]) > 1)
-    return Section('memory', 'Table 3 — memory vs depth', R.get('claim', ''), body, verdict, reason,
+    with_grads = all('activation_incl_grads_mib' in r['metrics'] for r in results)
+    G = memory_rows(results, 'activation_incl_grads_mib') if with_grads else {}
+    growth = lambda a: G[a][max(G[a])].mean / G[a][min(G[a])].mean
+    if G: reason += '; with gradients: ' + ', '.join(f"{a} {growth(a):.2f}×" for a in arms if a in G and len(G[a]) > 1)
+    return Section('memory', TITLES['memory'], R.get('claim', ''), body, verdict, reason,
                    _summary(R, 'paper'), R.get('repro2020', {}).get('verdict', '—'),
                    ', '.join(f"{a} ×{ratio(a):.1f}" for a in arms))
 
@@ -408,7 +422,8 @@ def section_memory(results: list[dict], ref: dict) -> Section:
 def _save(fig, path) -> Path:
     "Save `fig` as PNG at `path` (atomically, and only when the image changed), then close it."
     import io, matplotlib.pyplot as plt
-    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110, bbox_inches='tight', metadata={'Software': None}); plt.close(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=110, bbox_inches='tight', metadata={'Software': None}); plt.close(fig)
     path = Path(path)
     if not (path.is_file() and path.read_bytes() == buf.getvalue()): write_atomic(path, buf.getvalue())
     return path
@@ -425,11 +440,12 @@ def plot_table2(sec: Section, path) -> Path:
     fig, axs = plt.subplots(1, len(mats), figsize=(4.2 * len(mats), 4.0), squeeze=False)
     for ax, (name, m) in zip(axs[0], mats.items()):
         rows = [t for t in trains if t in m]
-        a = np.array([[m[t].get(e, np.nan) if m[t].get(e) is not None else np.nan for e in evals] for t in rows], dtype=float)
+        a = np.array([[np.nan if m[t].get(e) is None else m[t][e] for e in evals] for t in rows], dtype=float)
         ax.imshow(a, vmin=0, vmax=100, cmap='viridis')
         for i in range(a.shape[0]):
             for j in range(a.shape[1]):
-                if not np.isnan(a[i, j]): ax.text(j, i, f"{a[i, j]:.0f}", ha='center', va='center', color='w' if a[i, j] < 60 else 'k', fontsize=9)
+                if np.isnan(a[i, j]): continue
+                ax.text(j, i, f"{a[i, j]:.0f}", ha='center', va='center', color='w' if a[i, j] < 60 else 'k', fontsize=9)
         ax.set_xticks(range(len(evals)), evals, fontsize=8); ax.set_yticks(range(len(rows)), rows, fontsize=8)
         ax.set_xlabel('evaluated with'); ax.set_title(name, fontsize=10)
     axs[0][0].set_ylabel('trained with')
@@ -463,7 +479,8 @@ def plot_speed(results: list[dict], path) -> Path:
         Ls = sorted(T[a]); ax.plot(Ls, [T[a][L].mean for L in Ls], 'o-', label=a)
     ax.set_xscale('log', base=2); ax.set_yscale('log'); ax.set_xlabel('sequence length'); ax.set_ylabel('seconds per batch')
     cfg = results[0]['config']
-    ax.set_title(f"attention time at {cfg['tokens']:,} tokens per batch", fontsize=10); ax.grid(alpha=.3, which='both'); ax.legend(fontsize=8)
+    ax.set_title(f"attention time at {cfg['tokens']:,} tokens per batch", fontsize=10)
+    ax.grid(alpha=.3, which='both'); ax.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -483,14 +500,9 @@ def plot_memory(results: list[dict], path) -> Path:
     return _save(fig, path)
 
 # %% ../../nbs/44_exp_report.ipynb #ad673872
-TITLES = {'synthetic': 'Table 2 — synthetic duplication task', 'shared_qk': 'Fig. 3 left — shared query-key space (enwik8)',
-          'reversible': 'Fig. 3 right — reversible layers (enwik8)', 'n_hashes': 'Fig. 4 — LSH hashing rounds vs full attention (enwik8)',
-          'n_layers': 'Fig. 5 left — deeper Reformers', 'wmt': 'Table 4 — WMT14 en-de translation',
-          'speed': 'Fig. 5 right — attention speed vs sequence length', 'memory': 'Table 3 — memory vs depth'}
-
 SECTIONS = {'synthetic': section_synthetic,
-            'shared_qk': lambda rs, ref: section_pair(rs, ref, 'shared_qk', 'full', 'shared_qk', 'Fig. 3 left — shared query-key space (enwik8)'),
-            'reversible': lambda rs, ref: section_pair(rs, ref, 'reversible', 'standard', 'reversible', 'Fig. 3 right — reversible layers (enwik8)'),
+            'shared_qk': lambda rs, ref: section_pair(rs, ref, 'shared_qk', 'full', 'shared_qk', TITLES['shared_qk']),
+            'reversible': lambda rs, ref: section_pair(rs, ref, 'reversible', 'standard', 'reversible', TITLES['reversible']),
             'n_hashes': section_n_hashes, 'n_layers': section_n_layers, 'wmt': section_wmt,
             'speed': section_speed, 'memory': section_memory}
 
@@ -513,8 +525,8 @@ def build_sections(results_dir, scale: str, ref: dict, tasks=TASKS) -> list[Sect
             continue
         try: sec = SECTIONS[task](rs, ref)
         except Exception as e:
-            sec = Section(task, TITLES[task], R.get('claim', ''), f"Could not summarise the results: `{type(e).__name__}: {e}`",
-                          INCONCLUSIVE, 'report error')
+            why = f"Could not summarise the results: `{type(e).__name__}: {e}`"
+            sec = Section(task, TITLES[task], R.get('claim', ''), why, INCONCLUSIVE, 'report error')
         if scale == 'smoke' and sec.verdict != NOT_RUN: sec.verdict = NOT_JUDGED
         secs.append(sec)
     return secs
@@ -535,9 +547,12 @@ def render_report(results_dir=None, scale: str | None = None, out=None, referenc
     figs = {}
     for s in secs:
         try:
-            if s.task == 'synthetic' and hasattr(s, 'matrices'): figs['synthetic'] = plot_table2(s, plots/'table2_heatmap.png')
-            elif s.task == 'speed' and s.verdict != NOT_RUN: figs['speed'] = plot_speed(by_task['speed'], plots/'speed_vs_length.png')
-            elif s.task == 'memory' and s.verdict != NOT_RUN: figs['memory'] = plot_memory(by_task['memory'], plots/'memory_vs_depth.png')
+            if s.task == 'synthetic' and hasattr(s, 'matrices'):
+                figs['synthetic'] = plot_table2(s, plots/'table2_heatmap.png')
+            elif s.task == 'speed' and s.verdict != NOT_RUN:
+                figs['speed'] = plot_speed(by_task['speed'], plots/'speed_vs_length.png')
+            elif s.task == 'memory' and s.verdict != NOT_RUN:
+                figs['memory'] = plot_memory(by_task['memory'], plots/'memory_vs_depth.png')
         except Exception as e: warnings.warn(f"plot for {s.task} failed: {e}")
     if any(by_task[t] for t in LM_TASKS):
         figs['lm'] = plot_bpc_curves(by_task, plots/'bpc_curves.png')
@@ -582,7 +597,7 @@ def render_report(results_dir=None, scale: str | None = None, out=None, referenc
 _STAMP = re.compile(r'^Generated \S+ \S+ UTC by ', re.M)
 
 def write_report(path, text: str) -> bool:
-    "Write `text` to `path` unless the file there already says the same apart from its 'Generated ...' time stamp; True if written."
+    "Write `text` to `path` unless the file there says the same apart from its 'Generated ...' stamp; True if written."
     path = Path(path)
     if path.is_file() and _STAMP.sub('Generated by ', path.read_text()) == _STAMP.sub('Generated by ', text): return False
     write_atomic(path, text); return True
@@ -599,10 +614,12 @@ def comparison(results_dir, reference_dir, scale: str, reference=None) -> str:
         both = NOT_RUN not in (m.verdict, c.verdict)
         if both and NOT_JUDGED not in (m.verdict, c.verdict): judged += 1; agree += m.verdict == c.verdict
         ours = m.ours if m.verdict != NOT_RUN else '—'
-        rows.append([title, c.verdict, m.verdict, f"{ours} (committed: {c.ours if c.verdict != NOT_RUN else 'none at this scale'})"])
+        theirs_s = c.ours if c.verdict != NOT_RUN else 'none at this scale'
+        rows.append([title, c.verdict, m.verdict, f"{ours} (committed: {theirs_s})"])
     head = (f"Your `{scale}`-scale runs (`{results_dir}`) against the committed reference (`{reference_dir}`): "
             + (f"{agree} of {judged} verdicts agree." if judged else "no verdicts to compare at this scale."))
-    return head + '\n\n' + md_table(['claim', 'committed verdict', 'your verdict', 'your numbers vs committed'], rows, 'llll')
+    header = ['claim', 'committed verdict', 'your verdict', 'your numbers vs committed']
+    return head + '\n\n' + md_table(header, rows, 'llll')
 
 def write_comparison(results_dir, reference_dir, scale: str, out, reference=None) -> tuple[str, Path]:
     "Write `comparison(...)` as markdown to `out` (only when it changed); returns the table and the path."
