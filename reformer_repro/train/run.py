@@ -30,9 +30,9 @@ from .logging import init_wandb, finish_wandb, log_wandb, WandbLogger, WANDB_MOD
 from .distributed import init_distributed, local_device, distributed, params_digest
 
 # %% auto #0
-__all__ = ['TASKS', 'MAIN_METRIC', 'TASK_METRICS', 'LM_CLASSES', 'SEQ2SEQ_CLASSES', 'DATA_OPTIONS', 'model_class', 'parse_arm',
-           'with_attention', 'TrainSpec', 'Result', 'TaskData', 'task_data', 'build_model', 'RunFolderBusy',
-           'run_dir_lock', 'spec_differences', 'train', 'ResultNotSaved', 'parser', 'main']
+__all__ = ['TASKS', 'MAIN_METRIC', 'TASK_METRICS', 'LM_CLASSES', 'SEQ2SEQ_CLASSES', 'DATA_OPTIONS', 'FLAG_HELP', 'model_class',
+           'parse_arm', 'with_attention', 'TrainSpec', 'Result', 'TaskData', 'task_data', 'build_model',
+           'RunFolderBusy', 'run_dir_lock', 'spec_differences', 'train', 'ResultNotSaved', 'parser', 'main']
 
 # %% ../../nbs/25_train_run.ipynb #7cf03857
 TASKS = ('synthetic', 'enwik8', 'text', 'wmt14')
@@ -491,6 +491,24 @@ def _flag_type(f):
         if t.startswith(name): return (lambda s, conv=conv: None if s.lower() == 'none' else conv(s))
     return lambda s: None if s.lower() == 'none' else s
 
+FLAG_HELP = dict(
+    task="synthetic | enwik8 | text | wmt14", model="JSON object of TransformerConfig fields",
+    model_class="LSHLM, ReversibleLM, ReformerLM, ... (default: TransformerLM; Transformer for wmt14)",
+    data="JSON object of the task's data options (DATA_OPTIONS)", steps="exactly this many optimiser steps",
+    n_epoch="epochs, when --steps is not given", stop_after="stop after N steps; --resume continues the run",
+    lr="peak learning rate", schedule="one_cycle | rsqrt | cos | linear | constant", warmup_pct="warm-up fraction",
+    opt="adam | adafactor", wd="weight decay", grad_clip="clip the gradient norm", grad_accum="batches per step",
+    precision="fp32 | bf16 | fp16", on_nan="stop | skip (a non-finite loss or gradient)",
+    eval_every="a validation curve point every N steps", eval_batches="batches per curve point",
+    eval_attention="final evaluations with other attention: full,lsh-8,...", eval_repeats="passes per LSH evaluation",
+    eval_n_hashes="evaluate an LSH model with N hash rounds", seed="random seed",
+    out_dir="checkpoint and results.json go here", save_every="checkpoint every N steps",
+    resume="continue from OUT_DIR/checkpoint.pth", validate_first="evaluate the untrained model too",
+    wandb="offline | online | disabled (default: $WANDB_MODE, else offline with --out-dir)",
+    wandb_project="wandb project", wandb_dir="where offline wandb runs go", name="run name", group="run group",
+    tags="comma-separated tags", bleu="wmt14: BLEU of greedy translations of the test split",
+    bleu_max="BLEU of the first N test sentences only")
+
 def parser() -> argparse.ArgumentParser:
     "The command line of `reformer-repro train`: one flag per `TrainSpec` field, and `--config`."
     p = argparse.ArgumentParser(prog='reformer-repro train', description=TrainSpec.__doc__)
@@ -498,9 +516,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--verbose', action='store_true', help='say what each process does')
     for f in fields(TrainSpec):
         flag = '--' + f.name.replace('_', '-')
-        if str(f.type) == 'bool': p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+        if str(f.type) == 'bool':
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=FLAG_HELP[f.name])
         else:
-            p.add_argument(flag, dest=f.name, type=_flag_type(f), default=None, metavar=str(f.type).upper().replace(' ', ''))
+            p.add_argument(flag, dest=f.name, type=_flag_type(f), default=None, help=FLAG_HELP[f.name],
+                           metavar=str(f.type).upper().replace(' ', ''))
     return p
 
 def main(argv=None) -> int:
