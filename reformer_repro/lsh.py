@@ -19,7 +19,7 @@ from .lsh_kernels import window_attention, unsort, unsort_combine
 
 # %% auto #0
 __all__ = ['draw_rotations', 'hash_vectors', 'lsh_sizes', 'LSHSettings', 'SortTables', 'sort_tables', 'lsh_mask',
-           'duplicate_mask', 'round_weights', 'combine_rounds', 'lsh_attention', 'LSHSelfAttention']
+           'duplicate_mask', 'round_weights', 'combine_rounds', 'unit_keys', 'lsh_attention', 'LSHSelfAttention']
 
 # %% ../nbs/04_lsh.ipynb #3bda7b8f
 def _bucket_factors(n_buckets) -> tuple[int, ...]:
@@ -289,7 +289,7 @@ def combine_rounds(o: Tensor, lse: Tensor, t: SortTables, combine: str = 'softma
     return unsort_combine(o, w, t.unsort_idx, t.sort_idx, t.q_idx)
 
 # %% ../nbs/04_lsh.ipynb #4558ed8f
-def _keys(qk: Tensor, key_norm: str = 'unit') -> Tensor:
+def unit_keys(qk: Tensor, key_norm: str = 'unit') -> Tensor:
     "Unit keys (b, h, n, d) from the shared query/keys: k/|k|, or trax's and HF's k/sqrt(|k|^2 + d*1e-6)."
     if key_norm == 'unit': return F.normalize(qk, dim=-1)
     return qk * torch.rsqrt(qk.pow(2).mean(-1, keepdim=True) + 1e-6) / math.sqrt(qk.shape[-1])
@@ -299,17 +299,22 @@ def _trax_window_attention(q: Tensor, k: Tensor, v: Tensor, t: SortTables, forbi
     """Chunk attention with trax's and HF's arithmetic (`combine='trax'`): the masks replace scores, then the self
     score replaces every slot holding the query's own key; probabilities exp(s - logsumexp(s)). q, k: (b, h, n, d);
     v: (b, h, n, dv); forbidden: bool (b, h, R, C, m or 1, W*m). Returns out (b*h*R, C, m, dv) and lse
-    (b*h*R, C, m), like `window_attention`."""
+    (b*h*R, C, m), like `window_attention`. One head at a time: the scores held are (b, R, C, m, W*m)."""
     b, h, R, C, m = t.q_bucket.shape
     rows = lambda x, idx: x.reshape(-1, x.shape[-1]).index_select(0, idx)
-    sq = rows(q, t.q_idx).view(b, h, R, C, m, -1)                                     # sorted, chunked queries
-    sk, sv = (rows(x, t.k_idx).view(b, h, R, C, -1, x.shape[-1]) for x in (k, v))      # (b, h, R, C, W*m, .)
-    dots = sq @ sk.transpose(-1, -2)                                                   # (b, h, R, C, m, W*m)
-    is_self = (t.k_pos.unsqueeze(-2) == t.perm.view(b, h, R, C, m, 1)) & t.in_window.unsqueeze(-2)
-    dots = dots.masked_fill(forbidden, mask_value(dots.dtype)).masked_fill(is_self, self_mask_value(dots.dtype))
-    lse = dots.logsumexp(-1, keepdim=True)
-    p = F.dropout(torch.exp(dots - lse), dropout_p) if dropout_p > 0 else torch.exp(dots - lse)
-    return (p @ sv).flatten(0, 2), lse.squeeze(-1).flatten(0, 2)
+    head = lambda idx, j: idx.view(b, h, -1)[:, j].flatten()                           # head j's rows
+    outs, lses = [], []
+    for j in range(h):
+        sq = rows(q, head(t.q_idx, j)).view(b, R, C, m, -1)                            # sorted, chunked queries
+        sk, sv = (rows(x, head(t.k_idx, j)).view(b, R, C, -1, x.shape[-1]) for x in (k, v))   # (b, R, C, W*m, .)
+        dots = sq @ sk.transpose(-1, -2)                                               # (b, R, C, m, W*m)
+        is_self = ((t.k_pos[:, j].unsqueeze(-2) == t.perm[:, j].view(b, R, C, m, 1))
+                   & t.in_window.unsqueeze(-2))
+        dots = dots.masked_fill(forbidden[:, j], mask_value(dots.dtype)).masked_fill(is_self, self_mask_value(dots.dtype))
+        lse = dots.logsumexp(-1, keepdim=True)
+        p = F.dropout(torch.exp(dots - lse), dropout_p) if dropout_p > 0 else torch.exp(dots - lse)
+        outs.append(p @ sv); lses.append(lse.squeeze(-1))
+    return torch.stack(outs, 1).flatten(0, 2), torch.stack(lses, 1).flatten(0, 2)      # (b*h*R, C, m, .)
 
 # %% ../nbs/04_lsh.ipynb #bb4a3474
 def _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p):
@@ -404,7 +409,7 @@ def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buc
     forbidden = lsh_mask(t, n_buckets, causal, mask_within_bucket)                  # (b, h, R, C, m or 1, W*m)
     if duplicate_correction and buckets.shape[2] > 1:                                 # each key counts once
         forbidden = duplicate_mask(t, buckets, n_buckets, mask_within_bucket).logical_or_(forbidden)
-    q, k = qk * default(scale, 1 / math.sqrt(d)), _keys(qk, key_norm)                 # queries, unit keys
+    q, k = qk * default(scale, 1 / math.sqrt(d)), unit_keys(qk, key_norm)                 # queries, unit keys
     if combine == 'trax': o, lse = _trax_window_attention(q, k, v, t, forbidden, dropout_p)
     else:
         o, lse = window_attention(q, k, v, t.q_idx, t.kv_idx, t.inv, t.unsort_idx, forbidden.flatten(0, 2),
