@@ -22,7 +22,7 @@ from .reformer import ReformerLM, REFORMER_FF_CHUNK
 # %% auto #0
 __all__ = ['HF_REFORMER_DEFAULTS', 'import_transformers', 'hf_config_to_ours', 'hf_key_map', 'hf_state_dict_to_ours',
            'WeightsNotAvailableError', 'hub_folder', 'read_hf_checkpoint', 'from_hf', 'hf_rotations',
-           'use_hf_rotations', 'enwik8_windows', 'window_nll', 'decode_bytes', 'evaluate_hf_enwik8']
+           'use_hf_rotations', 'as_bytes', 'enwik8_windows', 'window_nll', 'decode_bytes', 'evaluate_hf_enwik8']
 
 # %% ../nbs/08_hf.ipynb #13e6abe7
 def import_transformers():
@@ -211,10 +211,15 @@ def use_hf_rotations(model: nn.Module, hash_seed: int | None, device=None) -> in
     return len(layers)
 
 # %% ../nbs/08_hf.ipynb #6825b09d
-def enwik8_windows(data: Tensor, window: int = 65536) -> list[Tensor]:
+def as_bytes(data) -> Tensor:
+    "A uint8 tensor of `data` (a tensor, bytes or bytearray)."
+    if isinstance(data, (bytes, bytearray)): return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    return torch.as_tensor(data, dtype=torch.uint8)
+
+def enwik8_windows(data, window: int = 65536) -> list[Tensor]:
     "Non-overlapping windows of `window` bytes (the last one shorter), as tensor2tensor's enwik8 test set."
     if window < 2: raise ValueError(f"window={window} must be >= 2")
-    return list(torch.as_tensor(data, dtype=torch.uint8).split(window))
+    return list(as_bytes(data).split(window))
 
 @torch.no_grad()
 def window_nll(model: nn.Module, window: Tensor, device=None) -> float:
@@ -227,7 +232,7 @@ def decode_bytes(tokens) -> str:
     "Text of token ids (byte + 2; ids 0 and 1 dropped)."
     return bytes(int(t) - 2 for t in tokens if int(t) > 1).decode('utf-8', errors='replace')
 
-def evaluate_hf_enwik8(model_or_path, test_bytes: Tensor, window: int = 65536, n_windows: int | None = None,
+def evaluate_hf_enwik8(model_or_path, test_bytes, window: int = 65536, n_windows: int | None = None,
                        n_hashes: int | None = None, device=None, seed: int | None = 0, prompt_len: int = 256,
                        sample_len: int = 200, use_cache: bool = False, progress: bool = True) -> dict:
     """Bits per character of an HF Reformer LM (a model object, checkpoint folder or hub name; or one of ours) on
@@ -249,7 +254,7 @@ def evaluate_hf_enwik8(model_or_path, test_bytes: Tensor, window: int = 65536, n
     for i, w in enumerate(windows):
         nll, n = nll + window_nll(model, w, device), n + len(w)
         if progress: print(f"window {i + 1}/{len(windows)}: {nll / n / math.log(2):.4f} bpc so far", flush=True)
-    prompt = torch.as_tensor(test_bytes[:prompt_len], dtype=torch.uint8).long().to(device) + 2
+    prompt = as_bytes(test_bytes)[:prompt_len].long().to(device) + 2
     inp = torch.cat([prompt.new_zeros(1), prompt])[None]                               # PAD first, as in training
     out = model.generate(inp, sample_len, use_cache=use_cache)[0, inp.shape[1]:] if sample_len else []
     n_h = [m.n_hashes for m in model.modules() if isinstance(m, LSHSelfAttention)]
