@@ -20,9 +20,10 @@ from .lsh import LSHSelfAttention
 from .reformer import ReformerLM, REFORMER_FF_CHUNK
 
 # %% auto #0
-__all__ = ['HF_REFORMER_DEFAULTS', 'import_transformers', 'hf_config_to_ours', 'hf_key_map', 'hf_state_dict_to_ours',
-           'WeightsNotAvailableError', 'hub_folder', 'read_hf_checkpoint', 'from_hf', 'hf_rotations',
-           'use_hf_rotations', 'as_bytes', 'enwik8_windows', 'window_nll', 'decode_bytes', 'evaluate_hf_enwik8']
+__all__ = ['HF_REFORMER_DEFAULTS', 'ENWIK8_HF_CONFIG', 'import_transformers', 'hf_config_to_ours', 'hf_key_map',
+           'hf_state_dict_to_ours', 'WeightsNotAvailableError', 'hub_folder', 'read_hf_checkpoint', 'from_hf',
+           'hf_rotations', 'use_hf_rotations', 'as_bytes', 'enwik8_windows', 'window_nll', 'decode_bytes',
+           'evaluate_hf_enwik8']
 
 # %% ../nbs/08_hf.ipynb #13e6abe7
 def import_transformers():
@@ -95,6 +96,17 @@ def hf_config_to_ours(cfg, **overrides) -> TransformerConfig:
         ff_chunk_size=c['chunk_size_feed_forward'] or REFORMER_FF_CHUNK, merge='concat_norm',
         norm_eps=c['layer_norm_eps'], attn_out_bias=False, head_bias=True)
     return TransformerConfig.from_kwargs(None, **{**ours, **overrides})
+
+# %% ../nbs/08_hf.ipynb #a8f3c7ca
+ENWIK8_HF_CONFIG = dict(              # config.json of google/reformer-enwik8 (the authors' enwik8 model), its keys that matter
+    architectures=['ReformerModelWithLMHead'], model_type='reformer', attention_head_size=128,
+    attn_layers=['local', 'local', 'lsh', 'local'] * 3, axial_pos_embds=True, axial_pos_shape=[128, 512],
+    axial_pos_embds_dim=[256, 768], axial_norm_std=1.0, feed_forward_size=4096, hidden_act='relu',
+    hidden_dropout_prob=0.2, hidden_size=1024, is_decoder=True, layer_norm_eps=1e-12, local_attn_chunk_length=128,
+    local_attention_probs_dropout_prob=0.2, local_num_chunks_before=1, local_num_chunks_after=0,
+    lsh_attn_chunk_length=256, lsh_attention_probs_dropout_prob=0.1, lsh_num_chunks_before=1, lsh_num_chunks_after=0,
+    num_buckets=512, num_hashes=4, max_position_embeddings=65536, num_attention_heads=8, vocab_size=258,
+    pad_token_id=0, eos_token_id=2, hash_seed=None, chunk_size_feed_forward=0)
 
 # %% ../nbs/08_hf.ipynb #48ca9775
 def _hf_layer_keys(i: int, kind: str) -> dict:
