@@ -234,11 +234,13 @@ def enwik8_windows(data, window: int = 65536) -> list[Tensor]:
     return list(as_bytes(data).split(window))
 
 @torch.no_grad()
-def window_nll(model: nn.Module, window: Tensor, device=None) -> float:
-    "Summed negative log-likelihood (nats) of the bytes of `window`, input shifted right with PAD 0 as in trax."
+def window_nll(model: nn.Module, window: Tensor, device=None, shift: bool = True) -> tuple[float, int]:
+    """(summed negative log-likelihood in nats, bytes scored) of `window`: with `shift` the input is shifted right
+    with PAD 0 as in trax and every byte is scored; without, as HF's loss, bytes 1.. are scored from the ones before."""
     x = window.long().to(device) + 2                                                 # (n,) tokens: byte + 2
+    if not shift: return F.cross_entropy(model(x[None])[0, :-1].float(), x[1:], reduction='sum').item(), len(x) - 1
     inp = torch.cat([x.new_zeros(1), x[:-1]])[None]                                  # (1, n) shifted right
-    return F.cross_entropy(model(inp)[0].float(), x, reduction='sum').item()
+    return F.cross_entropy(model(inp)[0].float(), x, reduction='sum').item(), len(x)
 
 def decode_bytes(tokens) -> str:
     "Text of token ids (byte + 2; ids 0 and 1 dropped)."
@@ -246,11 +248,13 @@ def decode_bytes(tokens) -> str:
 
 def evaluate_hf_enwik8(model_or_path, test_bytes, window: int = 65536, n_windows: int | None = None,
                        n_hashes: int | None = None, device=None, seed: int | None = 0, prompt_len: int = 256,
-                       sample_len: int = 200, use_cache: bool = False, progress: bool = True) -> dict:
+                       sample_len: int = 200, use_cache: bool = False, shift: bool = True,
+                       progress: bool = True) -> dict:
     """Bits per character of an HF Reformer LM (a model object, checkpoint folder or hub name; or one of ours) on
     `test_bytes` (uint8, e.g. enwik8's last 5M bytes) in windows of `window` bytes (the first `n_windows`), with
     `n_hashes` rounds (default: the checkpoint's), and a sample of `sample_len` bytes continuing its first
-    `prompt_len` bytes. Returns dict(bpc, n_bytes, n_windows, n_hashes, seconds, prompt, sample)."""
+    `prompt_len` bytes. `shift=False` scores as HF's loss does (the first byte of a window is not predicted).
+    Returns dict(bpc, n_bytes, n_windows, n_hashes, seconds, prompt, sample)."""
     model = model_or_path if isinstance(model_or_path, ReformerLM) else from_hf(model_or_path)
     if exists(n_hashes):
         for m in model.modules():
@@ -264,7 +268,8 @@ def evaluate_hf_enwik8(model_or_path, test_bytes, window: int = 65536, n_windows
     windows = enwik8_windows(test_bytes, window)[:n_windows]
     t0, nll, n = time.time(), 0., 0
     for i, w in enumerate(windows):
-        nll, n = nll + window_nll(model, w, device), n + len(w)
+        nll_w, n_w = window_nll(model, w, device, shift)
+        nll, n = nll + nll_w, n + n_w
         if progress: print(f"window {i + 1}/{len(windows)}: {nll / n / math.log(2):.4f} bpc so far", flush=True)
     prompt = as_bytes(test_bytes)[:prompt_len].long().to(device) + 2
     inp = torch.cat([prompt.new_zeros(1), prompt])[None]                               # PAD first, as in training
