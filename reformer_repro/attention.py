@@ -84,7 +84,8 @@ def chunked_attention(q: Tensor, k: Tensor, v: Tensor, chunk_size: int, *, causa
 class MultiHeadAttention(nn.Module):
     "Multi-head attention: self or cross, causal, shared-QK, query-chunked, with an optional KV cache."
     def __init__(self, d_model: int, n_heads: int, *, causal: bool = False, shared_qk: bool = False,
-                 cross: bool = False, dropout: float = 0., query_chunk_size: int | None = None, bias: bool = False):
+                 cross: bool = False, dropout: float = 0., query_chunk_size: int | None = None, bias: bool = False,
+                 out_bias: bool = True):
         super().__init__()
         check_divisible(d_model, n_heads, 'd_model', 'n_heads', 'choose n_heads dividing d_model')
         if shared_qk and cross:
@@ -96,7 +97,7 @@ class MultiHeadAttention(nn.Module):
         self.to_q = nn.Linear(d_model, d_model, bias=bias)
         self.to_k = None if shared_qk else nn.Linear(d_model, d_model, bias=bias)
         self.to_v = nn.Linear(d_model, d_model, bias=bias)
-        self.to_out = nn.Linear(d_model, d_model)
+        self.to_out = nn.Linear(d_model, d_model, bias=out_bias)
 
     def split_heads(self, t: Tensor) -> Tensor: return rearrange(t, 'b n (h d) -> b h n d', h=self.n_heads)
 
@@ -180,8 +181,9 @@ def local_attention(q: Tensor, k: Tensor, v: Tensor, *, chunk_len: int, n_chunks
 class LocalSelfAttention(MultiHeadAttention):
     "Multi-head local self-attention: chunks of `chunk_len` attend to their window of chunks (`local_attention`)."
     def __init__(self, d_model: int, n_heads: int, chunk_len: int = 128, n_chunks_before: int = 1,
-                 n_chunks_after: int = 0, *, causal: bool = False, dropout: float = 0., bias: bool = False):
-        super().__init__(d_model, n_heads, causal=causal, dropout=dropout, bias=bias)
+                 n_chunks_after: int = 0, *, causal: bool = False, dropout: float = 0., bias: bool = False,
+                 out_bias: bool = True):
+        super().__init__(d_model, n_heads, causal=causal, dropout=dropout, bias=bias, out_bias=out_bias)
         if chunk_len < 1 or min(n_chunks_before, n_chunks_after) < 0:
             raise ValueError(f"chunk_len must be >= 1 and n_chunks_before/after >= 0, got {chunk_len}, "
                              f"{n_chunks_before}, {n_chunks_after}")

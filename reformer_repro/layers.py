@@ -221,14 +221,20 @@ def default_axial_shape(max_seq_len: int) -> tuple[int, int]:
 
 class AxialPositionalEncoding(PositionalEncoding):
     """Axial position embeddings (Reformer §5) via the `axial-positional-embedding` package; grid chosen from
-    `max_seq_len`."""
-    def __init__(self, d_model: int, max_seq_len: int, axial_shape: tuple[int, ...] | None = None):
+    `max_seq_len`. Each axis has a full-width embedding and they are summed, or with `axial_dims` (d1, d2, ...)
+    summing to `d_model` each axis has its own width and they are concatenated (trax, HF)."""
+    def __init__(self, d_model: int, max_seq_len: int, axial_shape: tuple[int, ...] | None = None,
+                 axial_dims: tuple[int, ...] | None = None):
         super().__init__(d_model, max_seq_len)
         self.axial_shape = tuple(default(axial_shape, lambda: default_axial_shape(max_seq_len)))
         if math.prod(self.axial_shape) < max_seq_len:
             raise ValueError(f"axial_shape={self.axial_shape} covers only {math.prod(self.axial_shape)} positions "
                              f"< max_seq_len={max_seq_len}; its product must be at least max_seq_len")
-        self.axial = _AxialPositionalEmbedding(d_model, self.axial_shape)
+        if exists(axial_dims) and (len(axial_dims) != len(self.axial_shape) or sum(axial_dims) != d_model):
+            raise ValueError(f"axial_dims={tuple(axial_dims)} must have one width per axis of axial_shape="
+                             f"{self.axial_shape} and sum to d_model={d_model}")
+        self.axial_dims = tuple(axial_dims) if exists(axial_dims) else None
+        self.axial = _AxialPositionalEmbedding(d_model, self.axial_shape, self.axial_dims)
         # the package draws N(0, 1); scale to the 0.02 used for every other embedding so sums stay small
         with torch.no_grad():
             for w in self.axial.weights: w.mul_(0.02)

@@ -19,39 +19,62 @@ from .lsh_kernels import window_attention, unsort, unsort_combine
 
 # %% auto #0
 __all__ = ['draw_rotations', 'hash_vectors', 'lsh_sizes', 'LSHSettings', 'SortTables', 'sort_tables', 'lsh_mask',
-           'duplicate_mask', 'combine_rounds', 'lsh_attention', 'LSHSelfAttention']
+           'duplicate_mask', 'round_weights', 'combine_rounds', 'unit_keys', 'lsh_attention', 'LSHSelfAttention']
 
 # %% ../nbs/04_lsh.ipynb #3bda7b8f
-def draw_rotations(n_heads: int, n_hashes: int, d_head: int, n_buckets: int,
+def _bucket_factors(n_buckets) -> tuple[int, ...]:
+    "The factors of a bucket count: `n_buckets` itself, or the tuple (a, b, ...) of a factorised count."
+    factors = tuple(n_buckets) if isinstance(n_buckets, (tuple, list)) else (n_buckets,)
+    bad = [f for f in factors if not isinstance(f, int) or f < 2 or f % 2]
+    if bad or not factors:
+        raise ValueError(f"n_buckets={n_buckets} must be even and >= 2 (angular LSH uses argmax over [xR; -xR]), "
+                         f"or a tuple of such factors")
+    return factors
+
+def draw_rotations(n_heads: int, n_hashes: int, d_head: int, n_buckets: int | tuple,
                    generator: torch.Generator | None = None, device=None, dtype=torch.float32) -> Tensor:
-    "Random projections (n_heads, n_hashes, d_head, n_buckets // 2), one per head and round, from `generator`."
-    if n_buckets < 2 or n_buckets % 2:
-        raise ValueError(f"n_buckets={n_buckets} must be even and >= 2 (angular LSH uses argmax over [xR; -xR])")
+    """Random projections (n_heads, n_hashes, d_head, n_buckets // 2), one per head and round, from `generator`;
+    a factorised `n_buckets` (a, b, ...) gets (a + b + ...) // 2 columns."""
+    width = sum(_bucket_factors(n_buckets)) // 2
     if min(n_heads, n_hashes, d_head) < 1:
         raise ValueError(f"n_heads, n_hashes, d_head must be >= 1, got {n_heads, n_hashes, d_head}")
     gen_device = generator.device if exists(generator) else device
-    r = torch.randn(n_heads, n_hashes, d_head, n_buckets // 2, generator=generator, device=gen_device, dtype=dtype)
+    r = torch.randn(n_heads, n_hashes, d_head, width, generator=generator, device=gen_device, dtype=dtype)
     return r.to(device) if exists(device) else r
 
-def hash_vectors(x: Tensor, rotations: Tensor) -> Tensor:
+def _argmax_pm(rot: Tensor) -> Tensor:
+    "argmax([r; -r]) over the last dim without building the concatenation; ties go to the first half, as argmax."
+    mx, i_mx = rot.max(-1)
+    mn, i_mn = rot.min(-1)                                                      # argmax of -xR is argmin of xR
+    return torch.where(mx >= -mn, i_mx, i_mn + rot.shape[-1])
+
+def hash_vectors(x: Tensor, rotations: Tensor, n_buckets: int | tuple | None = None) -> Tensor:
     """Angular LSH buckets `argmax([xR; -xR])` (paper eq. 4) of x (b, h, n, d) under `rotations`
     (h, n_hashes, d, n_buckets//2), or any shape broadcastable to (b, h, n_hashes, d, n_buckets//2);
-    returns a LongTensor (b, h, n_hashes, n)."""
+    returns a LongTensor (b, h, n_hashes, n). A factorised `n_buckets` (a, b, ...) hashes each factor on its own
+    slice of the columns and combines them as `h_a + a * h_b + ...` (trax and HF, for large bucket counts)."""
     if x.ndim != 4: raise ValueError(f"x must have shape (batch, heads, seq_len, d), got {tuple(x.shape)}")
     if rotations.ndim < 3 or rotations.shape[-2] != x.shape[-1]:
         raise ValueError(f"rotations must have shape (heads, n_hashes, d={x.shape[-1]}, n_buckets//2), "
                          f"got {tuple(rotations.shape)}")
+    factors = _bucket_factors(default(n_buckets, 2 * rotations.shape[-1]))
+    if sum(factors) // 2 != rotations.shape[-1]:
+        raise ValueError(f"n_buckets={n_buckets} needs {sum(factors) // 2} rotation columns, the rotations have "
+                         f"{rotations.shape[-1]}")
     with torch.no_grad():
         xr = x if x.dtype in (torch.float32, torch.float64) else x.float()      # hash low precision in fp32
         rot = torch.matmul(xr.unsqueeze(2), rotations.to(xr))                   # (b, h, n_hashes, n, n_buckets/2)
-        mx, i_mx = rot.max(-1)
-        mn, i_mn = rot.min(-1)                                                  # argmax of -xR is argmin of xR
-        return torch.where(mx >= -mn, i_mx, i_mn + rot.shape[-1])               # ties -> first half, as argmax
+        buckets, start, mult = 0, 0, 1
+        for f in factors:                                                       # one factor unless factorised
+            buckets = buckets + mult * _argmax_pm(rot[..., start:start + f // 2])
+            start, mult = start + f // 2, mult * f
+        return buckets
 
 # %% ../nbs/04_lsh.ipynb #f1e65ea9
 def lsh_sizes(n: int, bucket_size: int = 64, chunk_len: int | None = None,
-              n_buckets: int | None = None) -> tuple[int, int, int]:
-    "(padded_len, chunk_len, n_buckets) used by LSH attention on a sequence of length `n`."
+              n_buckets: int | tuple | None = None) -> tuple[int, int, int]:
+    """(padded_len, chunk_len, n_buckets) used by LSH attention on a sequence of length `n`; a factorised
+    `n_buckets` (a, b, ...) counts a * b * ... buckets."""
     if bucket_size < 1: raise ValueError(f"bucket_size must be >= 1, got {bucket_size}")
     chunk_len = default(chunk_len, 2 * bucket_size)
     if chunk_len < 1: raise ValueError(f"chunk_len must be >= 1, got {chunk_len}")
@@ -62,8 +85,7 @@ def lsh_sizes(n: int, bucket_size: int = 64, chunk_len: int | None = None,
             raise ValueError(f"n_buckets = padded length {n_pad} // bucket_size {bucket_size} = {n_buckets}, but it "
                              f"must be even and >= 2; pass n_buckets explicitly or use chunk_len a multiple of "
                              f"2*bucket_size={2*bucket_size}")
-    elif n_buckets < 2 or n_buckets % 2:
-        raise ValueError(f"n_buckets={n_buckets} must be even and >= 2 (angular LSH uses argmax over [xR; -xR])")
+    else: n_buckets = math.prod(_bucket_factors(n_buckets))
     return n_pad, chunk_len, n_buckets
 
 # %% ../nbs/04_lsh.ipynb #b9e50c40
@@ -73,21 +95,29 @@ def _check_lookback(lookback: str, duplicate_correction: bool, n_hashes: int = 2
         raise ValueError("lookback='wrap' counts every key a window holds, as trax and HF do, so it has no duplicate "
                          "correction: pass duplicate_correction=False with it")
 
+def _check_scoring(key_norm: str, combine: str):
+    if key_norm not in ('unit', 'trax'): raise ValueError(f"key_norm={key_norm!r}: choose 'unit' or 'trax'")
+    if combine not in ('softmax', 'trax'): raise ValueError(f"combine={combine!r}: choose 'softmax' or 'trax'")
+
 @dataclass
 class LSHSettings:
     "The options of the LSH algorithm, as they travel from a model config to every `lsh_attention` call."
     bucket_size: int = 64                 # average tokens per bucket: n_buckets = padded length // bucket_size
     n_hashes: int = 1                     # hash rounds
     chunk_len: int | None = None          # attention chunk m, default 2 * bucket_size
-    n_buckets: int | None = None          # fixed number of buckets instead of the derived one
+    n_buckets: int | tuple | None = None  # fixed number of buckets instead of the derived one; (a, b): factorised
     n_chunks_before: int = 1              # chunks of look-back
     n_chunks_after: int = 0               # chunks of look-ahead
     mask_within_bucket: bool = True       # forbid keys of other buckets (eq. 5)
     duplicate_correction: bool = True     # count each key once over the rounds (eq. 15)
     lookback: str = 'none'                # chunk 0's look-back: 'none', or 'wrap' (trax, HF) across rounds
+    scale: float | None = None            # query scale, default 1/sqrt(d_head); trax and HF: 1.0
+    key_norm: str = 'unit'                # keys k/|k| ('unit'), or k/sqrt(|k|^2 + d*1e-6) as trax and HF ('trax')
+    combine: str = 'softmax'              # rounds by softmax of their log-sum-exps (eq. 13), or 'trax' arithmetic
 
     def __post_init__(self):
         if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
+        if isinstance(self.n_buckets, list): self.n_buckets = tuple(self.n_buckets)
         lsh_sizes(1, self.bucket_size, self.chunk_len, self.n_buckets)                # validates the sizes
         if self.n_buckets is None and exists(self.chunk_len) and self.chunk_len % (2 * self.bucket_size):
             raise ValueError(f"chunk_len={self.chunk_len} must be a multiple of 2*bucket_size={2 * self.bucket_size} "
@@ -96,10 +126,17 @@ class LSHSettings:
             raise ValueError(f"n_chunks_before and n_chunks_after must be >= 0, got "
                              f"{self.n_chunks_before}, {self.n_chunks_after}")
         _check_lookback(self.lookback, self.duplicate_correction)
+        _check_scoring(self.key_norm, self.combine)
 
     @classmethod
     def names(cls) -> tuple[str, ...]: return tuple(f.name for f in fields(cls))
 
+    @classmethod
+    def trax(cls, **kwargs) -> LSHSettings:
+        """The authors' (trax) and HF's LSH attention: look-back wrapping across rounds, no within-bucket mask, no
+        duplicate correction, unscaled queries on epsilon unit keys, and their round arithmetic; `kwargs` on top."""
+        return cls(**{**dict(lookback='wrap', mask_within_bucket=False, duplicate_correction=False, scale=1.0,
+                             key_norm='trax', combine='trax'), **kwargs})
 
     def attention_kwargs(self) -> dict:
         "Keyword arguments of `lsh_attention` (the rounds come with the rotations or buckets passed with them)."
@@ -236,13 +273,48 @@ def duplicate_mask(t: SortTables, buckets: Tensor, n_buckets: int, within_bucket
     return seen
 
 # %% ../nbs/04_lsh.ipynb #69fb0505
-def combine_rounds(o: Tensor, lse: Tensor, t: SortTables) -> Tensor:
+def round_weights(lse: Tensor, combine: str = 'softmax') -> Tensor:
+    """Weights of the rounds from their log-sum-exps `lse` (..., R, n): softmax over rounds (eq. 13), or as trax
+    and HF compute it, exp(lse - logsumexp(lse)) (`combine='trax'`). The two agree except where every round's
+    log-sum-exp is the self score -1e5: there fp32 rounds logsumexp to 2^-7, and trax's weights do not sum to 1."""
+    if combine == 'trax': return torch.exp(lse - torch.logsumexp(lse, dim=-2, keepdim=True))
+    return torch.softmax(lse, dim=-2)
+
+def combine_rounds(o: Tensor, lse: Tensor, t: SortTables, combine: str = 'softmax') -> Tensor:
     "Rounds' outputs o (b*h*R, C, m, dv) and log-sum-exps (b*h*R, C, m), sorted -> (b, h, n, dv) (eq. 13)."
     b, h, R, n = t.inv.shape
     o = o.reshape(b, h, R, n, -1)                                                    # (b, h, R, n, dv), sorted
     if R == 1: return unsort(o, t.unsort_idx, t.sort_idx)
-    w = torch.softmax(lse.reshape(b, h, R, n).gather(-1, t.inv), dim=2)             # (b, h, R, n), token order
+    w = round_weights(lse.reshape(b, h, R, n).gather(-1, t.inv), combine)            # (b, h, R, n), token order
     return unsort_combine(o, w, t.unsort_idx, t.sort_idx, t.q_idx)
+
+# %% ../nbs/04_lsh.ipynb #4558ed8f
+def unit_keys(qk: Tensor, key_norm: str = 'unit') -> Tensor:
+    "Unit keys (b, h, n, d) from the shared query/keys: k/|k|, or trax's and HF's k/sqrt(|k|^2 + d*1e-6)."
+    if key_norm == 'unit': return F.normalize(qk, dim=-1)
+    return qk * torch.rsqrt(qk.pow(2).mean(-1, keepdim=True) + 1e-6) / math.sqrt(qk.shape[-1])
+
+def _trax_window_attention(q: Tensor, k: Tensor, v: Tensor, t: SortTables, forbidden: Tensor,
+                           dropout_p: float = 0.) -> tuple[Tensor, Tensor]:
+    """Chunk attention with trax's and HF's arithmetic (`combine='trax'`): the masks replace scores, then the self
+    score replaces every slot holding the query's own key; probabilities exp(s - logsumexp(s)). q, k: (b, h, n, d);
+    v: (b, h, n, dv); forbidden: bool (b, h, R, C, m or 1, W*m). Returns out (b*h*R, C, m, dv) and lse
+    (b*h*R, C, m), like `window_attention`. One head at a time: the scores held are (b, R, C, m, W*m)."""
+    b, h, R, C, m = t.q_bucket.shape
+    rows = lambda x, idx: x.reshape(-1, x.shape[-1]).index_select(0, idx)
+    head = lambda idx, j: idx.view(b, h, -1)[:, j].flatten()                           # head j's rows
+    outs, lses = [], []
+    for j in range(h):
+        sq = rows(q, head(t.q_idx, j)).view(b, R, C, m, -1)                            # sorted, chunked queries
+        sk, sv = (rows(x, head(t.k_idx, j)).view(b, R, C, -1, x.shape[-1]) for x in (k, v))   # (b, R, C, W*m, .)
+        dots = sq @ sk.transpose(-1, -2)                                               # (b, R, C, m, W*m)
+        is_self = ((t.k_pos[:, j].unsqueeze(-2) == t.perm[:, j].view(b, R, C, m, 1))
+                   & t.in_window.unsqueeze(-2))
+        dots = dots.masked_fill(forbidden[:, j], mask_value(dots.dtype)).masked_fill(is_self, self_mask_value(dots.dtype))
+        lse = dots.logsumexp(-1, keepdim=True)
+        p = F.dropout(torch.exp(dots - lse), dropout_p) if dropout_p > 0 else torch.exp(dots - lse)
+        outs.append(p @ sv); lses.append(lse.squeeze(-1))
+    return torch.stack(outs, 1).flatten(0, 2), torch.stack(lses, 1).flatten(0, 2)      # (b*h*R, C, m, .)
 
 # %% ../nbs/04_lsh.ipynb #bb4a3474
 def _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p):
@@ -282,9 +354,12 @@ def _sizes(n, rotations, buckets, n_hashes, n_buckets, bucket_size, chunk_len) -
         what = 'rotations' if given is rotations else 'buckets'
         raise ValueError(f"{what} hold {given.shape[-3 if given is rotations else 2]} hash rounds but "
                          f"n_hashes={n_hashes}")
-    if exists(rotations): return lsh_sizes(n, bucket_size, chunk_len, 2 * rotations.shape[-1])
+    if exists(rotations):
+        if isinstance(n_buckets, tuple): return lsh_sizes(n, bucket_size, chunk_len, n_buckets)  # factorised
+        return lsh_sizes(n, bucket_size, chunk_len, 2 * rotations.shape[-1])
     if exists(buckets):                              # n_buckets only names the padding bucket
-        return *lsh_sizes(n, bucket_size, chunk_len, 2)[:2], default(n_buckets, lambda: int(buckets.max()) + 1)
+        nb = math.prod(n_buckets) if isinstance(n_buckets, tuple) else n_buckets
+        return *lsh_sizes(n, bucket_size, chunk_len, 2)[:2], default(nb, lambda: int(buckets.max()) + 1)
     return lsh_sizes(n, bucket_size, chunk_len, n_buckets)
 
 def _pad_to_chunks(qk, v, key_padding_mask, n_pad):
@@ -295,42 +370,51 @@ def _pad_to_chunks(qk, v, key_padding_mask, n_pad):
     return (F.pad(qk, (0, 0, 0, n_pad - n)), F.pad(v, (0, 0, 0, n_pad - n)),
             F.pad(real, (0, n_pad - n), value=False))
 
-def _hash(qk, real, rotations, buckets, n_hashes, n_buckets, generator) -> Tensor:
-    "Buckets (b, h, R, n_pad) of the padded `qk`, hashed or given; padding gets the extra bucket `n_buckets`."
+def _hash(qk, real, rotations, buckets, n_hashes, n_buckets, generator, factors=None) -> Tensor:
+    """Buckets (b, h, R, n_pad) of the padded `qk`, hashed or given; padding gets the extra bucket `n_buckets`;
+    `factors`: the factorised bucket count."""
     b, h, n_pad, d = qk.shape
     if exists(buckets): buckets = F.pad(buckets.long(), (0, n_pad - buckets.shape[-1]))
     else:
         if not exists(rotations):
-            rotations = draw_rotations(h, default(n_hashes, 1), d, n_buckets, generator=generator, device=qk.device)
-        buckets = hash_vectors(qk, rotations)
+            rotations = draw_rotations(h, default(n_hashes, 1), d, default(factors, n_buckets), generator=generator,
+                                       device=qk.device)
+        buckets = hash_vectors(qk, rotations, factors)
     return buckets if real is None else buckets.masked_fill(~real[:, None, None], n_buckets)
 
 # %% ../nbs/04_lsh.ipynb #9a06f7e7
 def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buckets: Tensor | None = None,
-                  bucket_size: int = 64, n_hashes: int | None = None, n_buckets: int | None = None,
+                  bucket_size: int = 64, n_hashes: int | None = None, n_buckets: int | tuple | None = None,
                   chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0,
                   causal: bool = False, key_padding_mask: Tensor | None = None, mask_within_bucket: bool = True,
                   duplicate_correction: bool = True, dropout_p: float = 0., generator: torch.Generator | None = None,
-                  return_buckets: bool = False, scale: float | None = None, lookback: str = 'none'):
+                  return_buckets: bool = False, scale: float | None = None, lookback: str = 'none',
+                  key_norm: str = 'unit', combine: str = 'softmax'):
     """Multi-round LSH attention (paper §2, eqs. 10–15) of queries `qk` (b, h, n, d) — keys are `qk` normalised —
     on values `v` (b, h, n, dv). Hashing uses `rotations`, or precomputed `buckets` (b, h, n_hashes, n), or
     rotations drawn from `generator`. Returns (b, h, n, dv), and the buckets (b, h, n_hashes, n) if
-    `return_buckets` (padding = `n_buckets`). `lookback='wrap'`: chunk 0 of each round looks back at the
-    previous round's last chunk, as in trax and HF (no duplicate correction)."""
+    `return_buckets` (padding = `n_buckets`, or the product of a factorised `n_buckets`). `lookback='wrap'`: chunk
+    0 of each round looks back at the previous round's last chunk, as in trax and HF (no duplicate correction);
+    `scale=1.0, key_norm='trax', combine='trax'`: their scoring and arithmetic (`LSHSettings.trax`)."""
     _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p)
+    _check_scoring(key_norm, combine)
+    factors = _bucket_factors(n_buckets) if isinstance(n_buckets, (tuple, list)) else None
+    if exists(factors): n_buckets = factors
     n, d = qk.shape[-2:]
     n_pad, m, n_buckets = _sizes(n, rotations, buckets, n_hashes, n_buckets, bucket_size, chunk_len)
     qk, v, real = _pad_to_chunks(qk, v, key_padding_mask, n_pad)                   # (b, h, n_pad, d)
-    buckets = _hash(qk, real, rotations, buckets, n_hashes, n_buckets, generator)    # (b, h, R, n_pad)
+    buckets = _hash(qk, real, rotations, buckets, n_hashes, n_buckets, generator, factors)   # (b, h, R, n_pad)
     _check_lookback(lookback, duplicate_correction, buckets.shape[2])
     t = sort_tables(buckets, m, n_chunks_before, n_chunks_after, wrap=lookback == 'wrap')
     forbidden = lsh_mask(t, n_buckets, causal, mask_within_bucket)                  # (b, h, R, C, m or 1, W*m)
     if duplicate_correction and buckets.shape[2] > 1:                                 # each key counts once
         forbidden = duplicate_mask(t, buckets, n_buckets, mask_within_bucket).logical_or_(forbidden)
-    q, k = qk * default(scale, 1 / math.sqrt(d)), F.normalize(qk, dim=-1)             # queries, unit keys
-    o, lse = window_attention(q, k, v, t.q_idx, t.kv_idx, t.inv, t.unsort_idx, forbidden.flatten(0, 2),
-                              n_chunks_before, n_chunks_after, dropout_p, wrap=exists(t.k_round))   # (G, C, m, dv)
-    out = combine_rounds(o, lse, t)[:, :, :n]                                        # (b, h, n, dv)
+    q, k = qk * default(scale, 1 / math.sqrt(d)), unit_keys(qk, key_norm)                 # queries, unit keys
+    if combine == 'trax': o, lse = _trax_window_attention(q, k, v, t, forbidden, dropout_p)
+    else:
+        o, lse = window_attention(q, k, v, t.q_idx, t.kv_idx, t.inv, t.unsort_idx, forbidden.flatten(0, 2),
+                                  n_chunks_before, n_chunks_after, dropout_p, wrap=exists(t.k_round))  # (G, C, m, dv)
+    out = combine_rounds(o, lse, t, combine)[:, :, :n]                               # (b, h, n, dv)
     return (out, buckets[..., :n]) if return_buckets else out
 
 # %% ../nbs/04_lsh.ipynb #4a5d089b
@@ -342,20 +426,23 @@ class LSHSelfAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, bucket_size: int = 64, n_hashes: int = 1, causal: bool = False,
                  chunk_len: int | None = None, n_chunks_before: int = 1, n_chunks_after: int = 0,
                  dropout: float = 0., mask_within_bucket: bool = True, duplicate_correction: bool = True,
-                 seed: int | None = None, bias: bool = False, n_buckets: int | None = None, lookback: str = 'none'):
+                 seed: int | None = None, bias: bool = False, n_buckets: int | tuple | None = None,
+                 lookback: str = 'none', scale: float | None = None, key_norm: str = 'unit', combine: str = 'softmax',
+                 out_bias: bool = True):
         super().__init__()
         check_divisible(d_model, n_heads, 'd_model', 'n_heads', 'choose n_heads dividing d_model')
         self.lsh = LSHSettings(bucket_size, n_hashes, chunk_len, n_buckets, n_chunks_before, n_chunks_after,
-                               mask_within_bucket, duplicate_correction, lookback)
+                               mask_within_bucket, duplicate_correction, lookback, scale, key_norm, combine)
         self.d_model, self.n_heads, self.causal, self.dropout = d_model, n_heads, causal, dropout
         self.to_q = nn.Linear(d_model, d_model, bias=bias)      # shared query/key projection
         self.to_v = nn.Linear(d_model, d_model, bias=bias)
-        self.to_out = nn.Linear(d_model, d_model)
+        self.to_out = nn.Linear(d_model, d_model, bias=out_bias)
         self.generator = make_generator(seed)
+        self.fixed_rotations: Tensor | None = None   # set: every forward hashes with these instead of fresh draws
 
     @classmethod
     def from_settings(cls, d_model: int, n_heads: int, settings: LSHSettings, **kwargs) -> LSHSelfAttention:
-        "A layer with the LSH options of `settings` (a copy); `kwargs`: causal, dropout, seed, bias."
+        "A layer with the LSH options of `settings` (a copy); `kwargs`: causal, dropout, seed, bias, out_bias."
         return cls(d_model, n_heads, **asdict(settings), **kwargs)
 
     @property
@@ -368,6 +455,7 @@ class LSHSelfAttention(nn.Module):
     def draw_rotations(self, seq_len: int, device=None) -> Tensor:
         "Fresh rotations (n_heads, n_hashes, d_head, n_buckets//2) for `seq_len` positions, from `self.generator`."
         n_buckets = lsh_sizes(seq_len, self.lsh.bucket_size, self.lsh.chunk_len, self.lsh.n_buckets)[2]
+        if isinstance(self.lsh.n_buckets, tuple): n_buckets = self.lsh.n_buckets       # factorised
         return draw_rotations(self.n_heads, self.n_hashes, self.d_model // self.n_heads, n_buckets,
                               generator=self.generator, device=device)
 
@@ -379,6 +467,8 @@ class LSHSelfAttention(nn.Module):
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected x of shape (batch, seq_len, {self.d_model}), got {tuple(x.shape)}")
         if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
+        if exists(self.fixed_rotations) and not exists(buckets) and not exists(rotations):
+            rotations = self.fixed_rotations.to(x.device)
         if exists(state) and 'buckets' in state: rotations, buckets = None, state['buckets']
         qk = rearrange(self.to_q(x), 'b n (h d) -> b h n d', h=self.n_heads)            # (b, h, n, d_head)
         v = rearrange(self.to_v(x), 'b n (h d) -> b h n d', h=self.n_heads)
@@ -395,4 +485,4 @@ class LSHSelfAttention(nn.Module):
         return (f"d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}, bucket_size={s.bucket_size}, "
                 f"n_hashes={s.n_hashes}, chunk_len={default(s.chunk_len, 2 * s.bucket_size)}, "
                 f"mask_within_bucket={s.mask_within_bucket}, duplicate_correction={s.duplicate_correction}, "
-                f"lookback={s.lookback!r}")
+                f"lookback={s.lookback!r}, key_norm={s.key_norm!r}, combine={s.combine!r}")

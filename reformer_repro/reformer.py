@@ -18,7 +18,7 @@ from .core import *
 from .layers import *
 from .transformer import *
 from .reversible import *
-from .lsh import LSHSelfAttention, lsh_attention, hash_vectors
+from .lsh import LSHSelfAttention, lsh_attention, hash_vectors, unit_keys
 
 # %% auto #0
 __all__ = ['REFORMER_FF_CHUNK', 'PRESETS', 'LSHLM', 'ReversibleLM', 'ReformerLM', 'ReversibleTransformer', 'ReformerEncDec',
@@ -91,20 +91,21 @@ def lsh_attention_step(attn: LSHSelfAttention, x: Tensor, cache: dict, key_paddi
     if 'k' not in cache:                                                            # the prompt: chunked LSH attention
         out, buckets = lsh_attention(qk, v, rot, causal=True, key_padding_mask=key_padding_mask, return_buckets=True,
                                      **attn.lsh.attention_kwargs())
-        keys, vals, all_buckets = F.normalize(qk, dim=-1), v, buckets
+        keys, vals, all_buckets = unit_keys(qk, attn.lsh.key_norm), v, buckets
     else:
-        n_buckets = 2 * rot.shape[-1]
-        buckets = hash_vectors(qk, rot)                                             # (b, h, n_hashes, n)
+        factors = attn.lsh.n_buckets if isinstance(attn.lsh.n_buckets, tuple) else None   # factorised count
+        n_buckets = math.prod(factors) if factors else 2 * rot.shape[-1]
+        buckets = hash_vectors(qk, rot, factors)                                    # (b, h, n_hashes, n)
         if exists(key_padding_mask): buckets = buckets.masked_fill(~key_padding_mask[:, None, None], n_buckets)
         l0 = cache['k'].shape[-2]
-        keys = torch.cat([cache['k'], F.normalize(qk, dim=-1)], dim=-2)             # (b, h, l, d_head)
+        keys = torch.cat([cache['k'], unit_keys(qk, attn.lsh.key_norm)], dim=-2)        # (b, h, l, d_head)
         vals = torch.cat([cache['v'], v], dim=-2)
         all_buckets = torch.cat([cache['buckets'], buckets.to(cache['buckets'].dtype)], dim=-1)   # (b, h, n_hashes, l)
         l = keys.shape[-2]
         shared = (all_buckets.unsqueeze(-2) == buckets.unsqueeze(-1)).sum(2)       # (b, h, n, l): shared rounds
         real_q = buckets[:, :, 0] < n_buckets                                       # padded queries see nothing
         allowed = (shared > 0) & causal_mask(n, l, device=x.device, offset=l0) & real_q.unsqueeze(-1)
-        scores = (qk / math.sqrt(qk.shape[-1])) @ keys.transpose(-1, -2)            # (b, h, n, l)
+        scores = (qk * default(attn.lsh.scale, 1 / math.sqrt(qk.shape[-1]))) @ keys.transpose(-1, -2)   # (b, h, n, l)
         if not attn.lsh.duplicate_correction: scores = scores + shared.clamp(min=1).to(scores.dtype).log()
         is_self = torch.arange(l, device=x.device) == torch.arange(n, device=x.device)[:, None] + l0
         scores = scores.masked_fill(is_self, self_mask_value(scores.dtype))

@@ -104,17 +104,20 @@ class _ReversibleFunction(torch.autograd.Function):
 # %% ../nbs/05_reversible.ipynb #00ba1d73
 class ReversibleStack(nn.Module):
     """Sub-layers as reversible half-residual steps (a, b) -> (b, a + f(norm(b))); activations recomputed in
-    backward. `replay_state=False` lets sub-layers that declare replayed state recompute it instead."""
+    backward. `replay_state=False` lets sub-layers that declare replayed state recompute it instead. The two
+    streams end merged: `'mean'`, `'concat'` (layer norm over both, projected back to d_model), or
+    `'concat_norm'` (layer norm over both, 2*d_model features out: trax's ReformerLM and HF)."""
     def __init__(self, sublayers: list[nn.Module], d_model: int, reversible: bool = True, min_seq_len: int = 0,
                  merge: str = 'mean', replay_state: bool = True):
         super().__init__()
-        if merge not in ('mean', 'concat'):
-            raise ValueError(f"merge={merge!r} is not supported; choose 'mean' or 'concat'")
+        if merge not in ('mean', 'concat', 'concat_norm'):
+            raise ValueError(f"merge={merge!r} is not supported; choose 'mean', 'concat' or 'concat_norm'")
         self.blocks = nn.ModuleList([PreNorm(d_model, f) for f in sublayers])
         self.reversible, self.min_seq_len, self.merge, self.replay_state = reversible, min_seq_len, merge, replay_state
         if merge == 'concat':
             self.merge_norm, self.merge_proj = nn.LayerNorm(2 * d_model), nn.Linear(2 * d_model, d_model)
-        self.final_norm = nn.LayerNorm(d_model)
+        if merge == 'concat_norm': self.merge_norm = nn.LayerNorm(2 * d_model)
+        else: self.final_norm = nn.LayerNorm(d_model)
 
     def use_function(self, x: Tensor, caches) -> bool:
         "Whether this call runs the memory-saving custom backward."
@@ -122,12 +125,14 @@ class ReversibleStack(nn.Module):
                 and (x.requires_grad or any(p.requires_grad for p in self.blocks.parameters())))
 
     def forward(self, x: Tensor, mask=None, context=None, context_mask=None, caches: list | None = None) -> Tensor:
-        "x: (b, n, d_model); mask, context, context_mask, caches as in `ResidualStack`. Returns (b, n, d_model)."
+        """x: (b, n, d_model); mask, context, context_mask, caches as in `ResidualStack`. Returns (b, n, d_model),
+        or (b, n, 2*d_model) with `merge='concat_norm'`."""
         kw = dict(mask=mask, context_mask=context_mask)
         if self.use_function(x, caches):
             params, param_idx = self._params()
             y1, y2 = _ReversibleFunction.apply(x, context, self.blocks, kw, param_idx, self.replay_state, *params)
         else: y1, y2 = reversible_steps(self.blocks, x, x, caches=caches, context=context, **kw)
+        if self.merge == 'concat_norm': return self.merge_norm(torch.cat([y1, y2], dim=-1))   # (b, n, 2d)
         if self.merge == 'mean': h = (y1 + y2) / 2                                        # (b, n, d)
         else: h = self.merge_proj(self.merge_norm(torch.cat([y1, y2], dim=-1)))            # (b, n, 2d) -> (b, n, d)
         return self.final_norm(h)

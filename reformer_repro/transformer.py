@@ -40,6 +40,7 @@ class TransformerConfig:
     attn_dropout: float = 0.0          # on attention weights
     pos_enc: str = 'absolute'          # 'absolute' | 'sinusoidal' | 'axial' | 'none'
     axial_shape: tuple | None = None   # default: near-square grid from max_seq_len
+    axial_dims: tuple | None = None    # per-axis widths summing to d_model: axes concatenated (trax, HF), not summed
     attn: str = 'full'                 # 'full' | 'shared_qk' | 'lsh' | 'local'
     attn_pattern: tuple | None = None  # per-layer attention kinds, repeated over the layers: ('local', 'lsh')
     shared_qk: bool = False            # full attention with keys = normalised queries (implied by 'lsh')
@@ -51,11 +52,15 @@ class TransformerConfig:
     bucket_size: int = 64
     n_hashes: int = 1
     chunk_len: int | None = None
+    n_buckets: int | tuple | None = None   # fixed bucket count, or factorised (a, b); None: padded length // bucket_size
     n_chunks_before: int = 1
     n_chunks_after: int = 0
     mask_within_bucket: bool | None = None
     duplicate_correction: bool | None = None
     lookback: str | None = None        # 'none' (chunk 0 has no look-back) or 'wrap' (trax, HF)
+    lsh_scale: float | None = None     # LSH query scale (LSHSettings.scale), None: 1/sqrt(d_head); trax, HF: 1.0
+    key_norm: str | None = None        # 'unit' (k/|k|) or 'trax' (k/sqrt(|k|^2 + d*1e-6))
+    combine: str | None = None         # rounds combined by eq. 13 ('softmax') or with trax's arithmetic ('trax')
     lsh_seed: int | None = None        # seed of every LSH layer's rotation generator (None: from the global RNG)
     # local attention (attn='local' or in attn_pattern)
     local_chunk_len: int = 128         # positions per chunk
@@ -64,6 +69,12 @@ class TransformerConfig:
     # Reformer memory savings
     reversible: bool = False           # reversible residual layers (activations recomputed in backward)
     ff_chunk_size: int | None = None   # feed-forward applied this many positions at a time
+    merge: str = 'mean'                # reversible streams at the top: 'mean' | 'concat' | 'concat_norm' (trax, HF)
+    # details that differ between implementations (trax, HF: norm_eps 1e-6 / 1e-12, no attention output bias,
+    # an untied head with bias on the 2*d_model features of merge='concat_norm')
+    norm_eps: float = 1e-5             # every layer norm's epsilon
+    attn_out_bias: bool = True         # bias of the attention output projections
+    head_bias: bool = False            # bias of the LM head
     # encoder-decoder
     src_vocab_sz: int | None = None    # default vocab_sz
     n_enc_layers: int | None = None    # default n_layers
@@ -91,7 +102,15 @@ class TransformerConfig:
         if self.shared_emb and self.src_vocab_sz not in (None, self.vocab_sz):
             raise ValueError(f"shared_emb=True needs src_vocab_sz == vocab_sz, got {self.src_vocab_sz} and "
                              f"{self.vocab_sz}")
-        if isinstance(self.axial_shape, list): self.axial_shape = tuple(self.axial_shape)
+        for name in ('axial_shape', 'axial_dims', 'n_buckets'):
+            if isinstance(getattr(self, name), list): setattr(self, name, tuple(getattr(self, name)))
+        if self.merge not in ('mean', 'concat', 'concat_norm'):
+            raise ValueError(f"merge={self.merge!r} is not supported; choose 'mean', 'concat' or 'concat_norm'")
+        if self.merge != 'mean' and not self.reversible:
+            raise ValueError(f"merge={self.merge!r} merges the two streams of reversible layers: set reversible=True")
+        if self.merge == 'concat_norm' and self.tie_weights:
+            raise ValueError("merge='concat_norm' feeds the LM head 2*d_model features, so the head cannot share the "
+                             "(vocab_sz, d_model) embedding: set tie_weights=False")
         if 'lsh' in self.attn_kinds(): self.lsh                              # checks the LSH settings now
 
     @property
@@ -106,8 +125,14 @@ class TransformerConfig:
     @property
     def lsh(self) -> LSHSettings:
         "The LSH settings group as one `LSHSettings` (fields named like its fields; None = its default)."
-        given = {k: getattr(self, k) for k in LSHSettings.names() if getattr(self, k, None) is not None}
+        field = lambda k: 'lsh_scale' if k == 'scale' else k                  # config name of a settings field
+        given = {k: getattr(self, field(k)) for k in LSHSettings.names() if getattr(self, field(k), None) is not None}
         return LSHSettings(**given)
+
+    @property
+    def d_features(self) -> int:
+        "Width of the final hidden states the LM head reads: 2 * d_model with merge='concat_norm', else d_model."
+        return 2 * self.d_model if self.merge == 'concat_norm' else self.d_model
 
     def to_dict(self) -> dict: return asdict(self)
 
@@ -136,12 +161,14 @@ def make_self_attention(cfg: TransformerConfig, causal: bool, kind: str | None =
     kind = default(kind, cfg.attn)
     if kind == 'lsh':
         return LSHSelfAttention.from_settings(cfg.d_model, cfg.n_heads, cfg.lsh, causal=causal,
-                                              dropout=cfg.attn_dropout, seed=cfg.lsh_seed)
+                                              dropout=cfg.attn_dropout, seed=cfg.lsh_seed, out_bias=cfg.attn_out_bias)
     if kind == 'local':
         return LocalSelfAttention(cfg.d_model, cfg.n_heads, cfg.local_chunk_len, cfg.local_n_chunks_before,
-                                  cfg.local_n_chunks_after, causal=causal, dropout=cfg.attn_dropout)
+                                  cfg.local_n_chunks_after, causal=causal, dropout=cfg.attn_dropout,
+                                  out_bias=cfg.attn_out_bias)
     return MultiHeadAttention(cfg.d_model, cfg.n_heads, causal=causal, shared_qk=cfg.shared_qk or kind == 'shared_qk',
-                              dropout=cfg.attn_dropout, query_chunk_size=cfg.query_chunk_size)
+                              dropout=cfg.attn_dropout, query_chunk_size=cfg.query_chunk_size,
+                              out_bias=cfg.attn_out_bias)
 
 def make_feed_forward(cfg: TransformerConfig) -> nn.Module:
     "The feed-forward network of one layer."
@@ -154,7 +181,8 @@ def make_sublayers(cfg: TransformerConfig, n_layers: int, causal: bool, cross: b
     for i in range(n_layers):
         subs.append(SelfAttentionLayer(make_self_attention(cfg, causal, cfg.attn_kind(i)), cfg.dropout))
         if cross: subs.append(CrossAttentionLayer(MultiHeadAttention(cfg.d_model, cfg.n_heads, cross=True,
-                                                                     dropout=cfg.attn_dropout), cfg.dropout))
+                                                                     dropout=cfg.attn_dropout,
+                                                                     out_bias=cfg.attn_out_bias), cfg.dropout))
         subs.append(FeedForwardLayer(make_feed_forward(cfg), cfg.dropout, chunk_size=cfg.ff_chunk_size))
     return subs
 
@@ -173,10 +201,14 @@ class ResidualStack(nn.Module):
         return self.final_norm(x)
 
 def make_stack(cfg: TransformerConfig, n_layers: int, causal: bool, cross: bool = False) -> nn.Module:
-    "Residual or reversible stack of `n_layers` layers, as `cfg.reversible` says."
+    """Residual or reversible stack of `n_layers` layers, as `cfg.reversible` says; the streams of a reversible one
+    merged as `cfg.merge`; every layer norm with epsilon `cfg.norm_eps`."""
     subs = make_sublayers(cfg, n_layers, causal, cross)
-    if cfg.reversible: return ReversibleStack(subs, cfg.d_model)
-    return ResidualStack(subs, cfg.d_model, prenorm=cfg.prenorm)
+    if cfg.reversible: stack = ReversibleStack(subs, cfg.d_model, merge=cfg.merge)
+    else: stack = ResidualStack(subs, cfg.d_model, prenorm=cfg.prenorm)
+    for m in stack.modules():
+        if isinstance(m, nn.LayerNorm): m.eps = cfg.norm_eps
+    return stack
 
 # %% ../nbs/06_transformer.ipynb #3ce2270c
 class Embedder(nn.Module):
@@ -185,7 +217,7 @@ class Embedder(nn.Module):
         super().__init__()
         self.tok = nn.Embedding(vocab_sz, cfg.d_model)
         nn.init.normal_(self.tok.weight, std=0.02)
-        kw = dict(axial_shape=cfg.axial_shape) if cfg.pos_enc == 'axial' else {}
+        kw = dict(axial_shape=cfg.axial_shape, axial_dims=cfg.axial_dims) if cfg.pos_enc == 'axial' else {}
         self.pos = positional_encoding(cfg.pos_enc, cfg.d_model, cfg.max_seq_len, **kw)
         self.drop = nn.Dropout(cfg.dropout)
         self.vocab_sz, self.max_seq_len = vocab_sz, cfg.max_seq_len
@@ -207,7 +239,7 @@ class TransformerLM(nn.Module):
         self.cfg = cfg = family_config(None if exists(cfg) else type(self), cfg, **kwargs)
         self.emb = Embedder(cfg.vocab_sz, cfg)
         self.layers = make_stack(cfg, cfg.n_layers, causal=True)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_sz, bias=False)
+        self.head = nn.Linear(cfg.d_features, cfg.vocab_sz, bias=cfg.head_bias)
         if cfg.tie_weights: self.head.weight = self.emb.tok.weight
 
     preset: dict = {}                  # a model family's settings (LSHLM, ReformerLM, ...: the reformer notebook)
@@ -216,7 +248,7 @@ class TransformerLM(nn.Module):
     def defaults(cls) -> dict: return dict(cls.preset)
 
     def features(self, x: Tensor, mask: Tensor | None = None, caches: list | None = None, offset: int = 0) -> Tensor:
-        "Final hidden states (b, n, d_model) — what the LM head (or a chunked loss) consumes."
+        "Final hidden states (b, n, cfg.d_features) — what the LM head (or a chunked loss) consumes."
         return self.layers(self.emb(x, offset), mask=mask, caches=caches)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -289,12 +321,15 @@ class Transformer(nn.Module):
     def __init__(self, cfg: TransformerConfig | None = None, **kwargs):
         super().__init__()
         self.cfg = cfg = family_config(None if exists(cfg) else type(self), cfg, **kwargs)
+        if cfg.merge == 'concat_norm':
+            raise ValueError("merge='concat_norm' (2*d_model features out) is for language models; the encoder-decoder "
+                             "needs d_model-wide stacks: use 'mean' or 'concat'")
         self.src_emb = Embedder(default(cfg.src_vocab_sz, cfg.vocab_sz), cfg)
         self.tgt_emb = Embedder(cfg.vocab_sz, cfg)
         if cfg.shared_emb: self.tgt_emb.tok = self.src_emb.tok
         self.encoder = make_stack(cfg, default(cfg.n_enc_layers, cfg.n_layers), causal=False)
         self.decoder = make_stack(cfg, default(cfg.n_dec_layers, cfg.n_layers), causal=True, cross=True)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_sz, bias=False)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_sz, bias=cfg.head_bias)
         if cfg.tie_weights: self.head.weight = self.tgt_emb.tok.weight
 
     preset: dict = {}                  # a model family's settings (ReversibleTransformer, ReformerEncDec)
