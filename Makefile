@@ -9,7 +9,7 @@ install:            ## create .venv with the CPU torch wheel, the project (edita
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -c constraints.txt -e ".[dev,docs]"
+	$(BIN)/pip install -c constraints.txt -e ".[dev,docs,hf]"
 
 test:               ## the whole test suite (every notebook's tests + CLI/docs/distributed tests)
 	$(BIN)/python -m pytest -n 2

@@ -15,8 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / 'reformer_repro'
 
 FLOORS = {'core': 0, 'layers': 1, 'attention': 1, 'lsh': 1, 'lsh_kernels': 1, 'reversible': 2, 'transformer': 3,
-          'reformer': 4, 'data': 5, 'train': 6, 'training': 6, 'bench': 7, 'exp': 8, 'experiments': 8, 'report': 8,
-          'cli': 9}
+          'reformer': 4, 'hf': 4, 'data': 5, 'train': 6, 'bench': 7, 'exp': 8, 'cli': 9}
 NOT_IN_LAYERS = {'reformer_repro', 'reformer_repro._modidx'}   # the package docstring/version and nbdev's index
 SCRIPT_NAMES = re.compile(r'^(experiments|bench_\w+|docs|tests)(\.|$)')
 
