@@ -422,8 +422,6 @@ def test_tables_scroll_inside_their_box(site):
 
 
 # -------------------------------------------------------------------------- text a reader meets on the site
-@pytest.mark.xfail(strict=False, reason='issue numbers in the report text, a docstring and the peer benchmark page '
-                   '(reformer_repro/report.py, reformer_repro/experiments.py, experiments/bench_peers.py); passes once they drop them')
 def test_no_issue_numbers(site):
     "User-facing text (pages outside code blocks) cites no issue numbers of this project (`fastai issue #4173` cites upstream)."
     upstream = {'fastai', 'fastcore', 'pytorch', 'torch', 'transformers', 'huggingface', 'nbdev', 'wandb', 'mkdocs', 'numpy',
@@ -438,8 +436,6 @@ def test_no_issue_numbers(site):
 
 
 @pytest.mark.skipif(REPORT is None, reason='no experiments/REPORT.md yet')
-@pytest.mark.xfail(strict=False, reason='a task not run at this scale is titled by its task name ("wmt"); passes once '
-                   'the report generator titles every section by the paper table/figure')
 def test_report_sections_name_the_paper(site):
     "Each result section of the report is titled by the paper's table or figure (\"Table 4 — ...\", not \"wmt\")."
     md = (ROOT / REPORT).read_text()
