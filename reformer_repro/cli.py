@@ -12,11 +12,13 @@ from pathlib import Path
 from .exp.configs import TASKS, SCALES
 
 # %% auto #0
-__all__ = ['parser', 'parse_args', 'main', 'bench_parser', 'bench_main']
+__all__ = ['parser', 'parse_args', 'main', 'bench_parser', 'bench_main', 'hf_eval_parser', 'hf_eval_main']
 
 # %% ../nbs/50_cli.ipynb #e09128b0
 _DELEGATED = {'train': ('reformer_repro.train.run',
                         'train one model through the one training route (see `reformer-repro train --help`)')}
+_HF_EVAL_HELP = ("bits per character of the authors' trained Reformer (or any HF Reformer checkpoint) on enwik8, "
+                 "and a sample (see `reformer-repro hf-eval --help`)")
 _BENCH_HELP = ('time or measure the memory of attention layers and models, or compare with other Reformers '
                '(see `reformer-repro bench --help`)')
 
@@ -68,6 +70,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('overrides', nargs='*', metavar='key=value')
     b = sub.add_parser('bench', help=_BENCH_HELP, add_help=False)
     b.add_argument('args', nargs=argparse.REMAINDER)
+    h = sub.add_parser('hf-eval', help=_HF_EVAL_HELP, add_help=False)
+    h.add_argument('args', nargs=argparse.REMAINDER)
     return ap
 
 # %% ../nbs/50_cli.ipynb #f7d3a04f
@@ -97,6 +101,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _DELEGATED: return _delegate(argv[0], argv[1:])
     if argv and argv[0] == 'bench': return bench_main(argv[1:])
+    if argv and argv[0] == 'hf-eval': return hf_eval_main(argv[1:])
     a = parse_args(argv)
     try:
         if getattr(a, 'reference', False):
@@ -181,6 +186,47 @@ def bench_main(argv=None) -> int:
         run_peers(stem, quick=a.quick); print(f"peers: {stem}.md"); return 0
     if a.out: print(f"wrote {save_bench(rows, a.out)}")
     return 1 if any('error' in r for r in rows) else 0
+
+# %% ../nbs/50_cli.ipynb #d31fc6c5
+def hf_eval_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog='reformer-repro hf-eval', description=_HF_EVAL_HELP.split(' (')[0])
+    ap.add_argument('model', help="hub name (e.g. google/reformer-enwik8) or a local checkpoint folder")
+    ap.add_argument('--data', default='enwik8', help="enwik8 file or zip (default: found locally, else the hub)")
+    ap.add_argument('--split', default='test', choices=('test', 'valid'),
+                    help='the standard split of enwik8 (a shorter file is split in proportion)')
+    ap.add_argument('--window', type=int, default=65536, help="bytes per evaluation window (the paper's 65,536)")
+    ap.add_argument('--n-windows', type=int, default=None, help='evaluate only the first N windows (default: all)')
+    ap.add_argument('--n-hashes', type=int, default=None, help="hash rounds (default: the checkpoint's)")
+    ap.add_argument('--prompt-len', type=int, default=256, help="the sample continues the split's first N bytes")
+    ap.add_argument('--sample-len', type=int, default=200, help='bytes to generate (0: no sample)')
+    ap.add_argument('--device', default=None, help='default: cuda when available, else cpu')
+    ap.add_argument('--out', type=Path, default=None, help='also write the result as JSON here')
+    return ap
+
+def hf_eval_main(argv=None) -> int:
+    "`reformer-repro hf-eval`: bpc and a sample of an HF Reformer checkpoint on enwik8; one line and status 2 on failure."
+    a = hf_eval_parser().parse_args(argv)
+    for name in ('window', 'n_windows', 'n_hashes', 'prompt_len'):
+        v = getattr(a, name)
+        if v is not None and v < 1: print(f"reformer-repro hf-eval: error: --{name.replace('_', '-')} must be >= 1, "
+                                          f"got {v}", file=sys.stderr); return 2
+    from reformer_repro.hf import from_hf, evaluate_hf_enwik8, WeightsNotAvailableError
+    from reformer_repro.data import enwik8_bytes, DataNotAvailableError
+    from reformer_repro.data.enwik8 import split_enwik8
+    from reformer_repro.exp.store import write_json
+    try:
+        model = from_hf(a.model)
+        _, valid, test = split_enwik8(enwik8_bytes(a.data))
+        res = evaluate_hf_enwik8(model, test if a.split == 'test' else valid, window=a.window, n_windows=a.n_windows,
+                                 n_hashes=a.n_hashes, device=a.device, prompt_len=a.prompt_len,
+                                 sample_len=a.sample_len)
+    except (WeightsNotAvailableError, DataNotAvailableError, ValueError, OSError) as e:
+        print(f"reformer-repro hf-eval: error: {e}", file=sys.stderr); return 2
+    print(f"{a.model}: {res['bpc']:.4f} bpc on enwik8 {a.split} ({res['n_bytes']:,} bytes in {res['n_windows']} "
+          f"window(s) of {a.window:,}, {res['n_hashes']} hash rounds, {res['seconds']:.0f} s)")
+    if a.sample_len: print(f"sample after the first {a.prompt_len} bytes ({res['prompt'][-30:]!r}, ...): {res['sample']!r}")
+    if a.out: print(f"wrote {write_json(a.out, dict(model=a.model, split=a.split, window=a.window, **res))}")
+    return 0
 
 # %% ../nbs/50_cli.ipynb #d67e37f8
 def _summary(what: str, tasks: list[str], ran: list[str] | None, a) -> int:
