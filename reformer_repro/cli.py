@@ -42,6 +42,8 @@ def _common(p: argparse.ArgumentParser, overrides: bool = True):
                    help='torch.set_num_threads for training (default: torch\'s choice)')
     p.add_argument('--force', action='store_true', help='re-run even when a result with the same settings exists')
     p.add_argument('--allow-skip', action='store_true', help='exit 0 even when a task was skipped (its data missing)')
+    p.add_argument('--allow-stale', action='store_true', help='keep results computed by other library code (their '
+                   'library digest differs) instead of running them again; the report marks them stale')
     if overrides: p.add_argument('overrides', nargs='*', metavar='key=value', help='override config fields')
 
 def parser() -> argparse.ArgumentParser:
@@ -119,14 +121,15 @@ def main(argv=None) -> int:
             get_config(a.task, a.scale, a.overrides)            # bad settings fail here, before anything is read
             print(estimate([a.task], a.scale), flush=True)
             paths = run_task(a.task, a.scale, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir,
-                             overrides=a.overrides, force=a.force, threads=a.threads)
+                             overrides=a.overrides, force=a.force, threads=a.threads,
+                             allow_stale=a.allow_stale)
             return _summary(f"run {a.task} --scale {a.scale}", [a.task], [a.task] if paths else [], a)
         if a.cmd == 'reproduce':
             from reformer_repro.exp.runners import reproduce
             from reformer_repro.exp.configs import TASKS as ALL, estimate
             print(estimate([t for t in (a.only or ALL) if t not in set(a.skip)], a.scale), flush=True)
             out = reproduce(a.scale, only=a.only, skip=a.skip, seeds=a.seeds, wandb=a.wandb, results_dir=a.results_dir,
-                            force=a.force, threads=a.threads, out=a.out)
+                            force=a.force, threads=a.threads, out=a.out, allow_stale=a.allow_stale)
             tasks = [t for t in (a.only or ALL) if t not in set(a.skip)]
             print(f"report: {out}")
             return _summary(f"reproduce --scale {a.scale}", tasks, None, a)

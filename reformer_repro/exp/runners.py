@@ -17,9 +17,9 @@ from reformer_repro.exp.configs import (
 from ..data import enwik8_bytes, wmt_corpus, data_fingerprint, DataNotAvailableError
 from ..train.run import train, parse_arm
 from ..bench.cases import lsh_speed_sweep, memory_depth_sweep
-from reformer_repro.exp.store import (
+from .store import (
     default_results_dir, result_path, run_key, make_result, save_result, find_run, write_json, runs_dir,
-    reference_results_dir)
+    reference_results_dir, is_stale)
 from .report import render_report, write_comparison
 
 # %% auto #0
@@ -164,14 +164,17 @@ RUNNERS: dict[str, Callable] = {**{t: _run_trained for t in TRAINED_TASKS}, 'spe
 # %% ../../nbs/45_exp_runners.ipynb #983acdbe
 def _log_time(s: float) -> str: return f"{s:.0f}s" if s < 120 else f"{s / 60:.1f}min"
 
-def _same_key(p: Path, key: str) -> bool:
-    try: return json.loads(p.read_text()).get('run_key') == key
+def _done(p: Path, key: str, allow_stale: bool) -> bool:
+    "Does `p` hold the result of the run `key`, computed by the current library (or `allow_stale`)?"
+    try: r = json.loads(p.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError): return False
+    return r.get('run_key') == key and (allow_stale or not is_stale(r))
 
 def run_task(task: str, scale: str = 'cpu', seeds: int | None = None, wandb: str = 'offline', results_dir=None,
              overrides=None, force: bool = False, threads: int | None = None, log: Callable = print,
-             cfg: ExperimentConfig | None = None) -> list[Path]:
-    "Run every arm and seed of `task` at `scale`; returns the result files (empty when the data is missing)."
+             cfg: ExperimentConfig | None = None, allow_stale: bool = False) -> list[Path]:
+    """Run every arm and seed of `task` at `scale`; returns the result files (empty when the data is missing). A result
+    that exists is kept unless it is stale (computed by other library code; `allow_stale` keeps those too)."""
     cfg = cfg or get_config(task, scale, overrides)
     if seeds is not None: cfg = cfg.replace(seeds=seeds)
     if wandb not in ('offline', 'online', 'disabled'):
@@ -195,9 +198,10 @@ def run_task(task: str, scale: str = 'cpu', seeds: int | None = None, wandb: str
         run = run_spec(cfg, arm, seed, data); key = run_key(run)
         p = result_path(results_dir, cfg.scale, cfg.task, arm, seed)
         tag = f"[{cfg.task} {i + 1}/{len(plan)}] arm={arm} seed={seed}"
-        if not force and p.is_file() and _same_key(p, key):
+        if not force and p.is_file() and _done(p, key, allow_stale):
             log(f"{tag}: done already ({p.name})"); paths.append(p); continue
-        prev = None if force else find_run(results_dir, cfg.scale, key)
+        if not force and p.is_file() and _done(p, key, True): log(f"{tag}: stale (other library code), running again")
+        prev = None if force else find_run(results_dir, cfg.scale, key, allow_stale)
         if prev is not None:
             res = make_result(cfg, arm, seed, run, prev['metrics'], prev['curves'], prev.get('wall_time_s'),
                               reused_from=os.path.relpath(prev['_path'], results_dir))
@@ -224,13 +228,15 @@ def summary_line(res: dict) -> str:
     return ''
 
 def reproduce(scale: str = 'cpu', only=None, skip=(), seeds: int | None = None, wandb: str = 'offline', results_dir=None,
-              force: bool = False, threads: int | None = None, out=None, log: Callable = print) -> Path:
+              force: bool = False, threads: int | None = None, out=None, log: Callable = print,
+              allow_stale: bool = False) -> Path:
     "Run every task (or `only` those, minus `skip`) at `scale`, then write the report; returns the report's path."
     tasks = [check_task(t) for t in (only or TASKS) if t not in set(skip)]
     results_dir = Path(results_dir or default_results_dir(scale))
     t0 = time.time()
     for t in tasks:
-        run_task(t, scale, seeds=seeds, wandb=wandb, results_dir=results_dir, force=force, threads=threads, log=log)
+        run_task(t, scale, seeds=seeds, wandb=wandb, results_dir=results_dir, force=force, threads=threads, log=log,
+                 allow_stale=allow_stale)
     log(f"reproduce --scale {scale}: {len(tasks)} tasks in {_log_time(time.time() - t0)}")
     report = render_report(results_dir, scale, out)
     if results_dir.resolve() != reference_results_dir().resolve():      # your runs: compare with the committed ones

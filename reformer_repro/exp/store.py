@@ -14,9 +14,9 @@ from ..bench.harness import code_version
 from ..train.checkpoint import atomic_write as write_atomic
 
 # %% auto #0
-__all__ = ['repo_root', 'experiments_dir', 'reference_results_dir', 'runs_dir', 'default_results_dir', 'result_path',
-           'machine_info', 'write_json', 'run_key', 'make_result', 'ResultWriteError', 'save_result', 'load_results',
-           'find_run']
+__all__ = ['NOT_IN_DIGEST', 'repo_root', 'experiments_dir', 'reference_results_dir', 'runs_dir', 'default_results_dir',
+           'result_path', 'machine_info', 'digest_modules', 'library_digest', 'is_stale', 'write_json', 'run_key',
+           'make_result', 'ResultWriteError', 'save_result', 'load_results', 'find_run']
 
 # %% ../../nbs/41_exp_store.ipynb #60559d93
 def repo_root(start=None) -> Path | None:
@@ -68,6 +68,40 @@ def machine_info() -> dict:
     except ImportError: pass
     return info
 
+# %% ../../nbs/41_exp_store.ipynb #ff535386
+NOT_IN_DIGEST = ('_modidx.py', '__init__.py', 'cli.py', 'hf.py', 'exp/configs.py', 'exp/report.py',
+                 'exp/stats.py', 'exp/store.py', 'bench/peers.py')
+
+def _code_only(source: str) -> str:
+    "The syntax tree of `source` without docstrings, as text: what the module computes, not how it is written."
+    import ast
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, 'body', None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+def digest_modules() -> list[Path]:
+    "The package's modules whose code decides a result's numbers (sorted; relative to the package)."
+    import reformer_repro
+    root = Path(reformer_repro.__file__).parent
+    return sorted(p.relative_to(root) for p in root.rglob('*.py')
+                  if p.relative_to(root).as_posix() not in NOT_IN_DIGEST and '__pycache__' not in p.parts)
+
+def library_digest() -> str:
+    "12 hex digits naming the code that computes results (`digest_modules`, docstrings and comments aside) and torch's version."
+    import torch, reformer_repro
+    root, h = Path(reformer_repro.__file__).parent, hashlib.sha256(torch.__version__.encode())
+    for rel in digest_modules():
+        h.update(rel.as_posix().encode()); h.update(_code_only((root/rel).read_text()).encode())
+    return h.hexdigest()[:12]
+
+def is_stale(result: dict, digest: str | None = None) -> bool:
+    "Was `result` computed by other code than the current library (or is its digest unknown)?"
+    return result.get('library_digest') != (digest or library_digest())
+
 # %% ../../nbs/41_exp_store.ipynb #78bad374
 def _json_default(o):
     "numpy scalars/arrays, tensors, paths and tuples as JSON."
@@ -90,7 +124,7 @@ def make_result(cfg: ExperimentConfig, arm: str, seed: int, run: dict, metrics: 
     machine = machine_info()
     return dict(schema=1, task=cfg.task, arm=arm, seed=seed, scale=cfg.scale, run=run, run_key=run_key(run),
                 metrics=metrics, curves=curves or {}, wall_time_s=wall_time_s, machine=machine,
-                code_version=machine['git'],
+                code_version=machine['git'], library_digest=library_digest(),
                 finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'), config=cfg.to_dict(), **extra)
 
 class ResultWriteError(OSError):
@@ -122,8 +156,9 @@ def load_results(results_dir, scale: str | None = None, task: str | None = None)
         r['_path'] = str(p); out.append(r)
     return sorted(out, key=lambda r: (r['task'], str(r['arm']), r['seed']))
 
-def find_run(results_dir, scale: str, key: str) -> dict | None:
-    "A finished result with this `run_key` anywhere under `results_dir/scale`, if one exists."
+def find_run(results_dir, scale: str, key: str, allow_stale: bool = False) -> dict | None:
+    "A finished result with this `run_key` anywhere under `results_dir/scale`, computed by the current code unless `allow_stale`."
+    digest = library_digest()
     for r in load_results(results_dir, scale):
-        if r.get('run_key') == key and not r.get('error'): return r
+        if r.get('run_key') == key and not r.get('error') and (allow_stale or not is_stale(r, digest)): return r
     return None
