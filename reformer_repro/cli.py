@@ -7,7 +7,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/cli.html.md"""
 
 # %% ../nbs/50_cli.ipynb #17ee06d4
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json, os, sys
 from pathlib import Path
 from .exp.configs import TASKS, SCALES
 
@@ -32,8 +32,8 @@ def _scale_help() -> str:
 def _common(p: argparse.ArgumentParser, overrides: bool = True):
     p.add_argument('--scale', default='cpu', choices=SCALES, help=_scale_help())
     p.add_argument('--seeds', type=int, default=None, help='number of seeds (default: the scale\'s pinned value)')
-    p.add_argument('--wandb', default='offline', choices=('offline', 'online', 'disabled'),
-                   help='Weights & Biases mode (default offline: sync later with `wandb sync`)')
+    p.add_argument('--wandb', default=None, choices=('offline', 'online', 'disabled'),
+                   help='Weights & Biases mode (default: $WANDB_MODE if set, else offline: sync later with `wandb sync`)')
     p.add_argument('--results-dir', type=Path, default=None,
                    help='where results go (default: experiments/runs/results, ignored by git)')
     p.add_argument('--reference', action='store_true', help='write the committed reference results (experiments/results) and '
@@ -98,6 +98,15 @@ def _delegate(cmd: str, args: list[str]) -> int:
     return int(mod.main(args) or 0)
 
 # %% ../nbs/50_cli.ipynb #3475409c
+def _wandb_mode(flag: str | None) -> str:
+    "The --wandb flag, else $WANDB_MODE (wandb's own 'dryrun' is 'offline'), else 'offline'."
+    if flag: return flag
+    env = os.environ.get('WANDB_MODE', '').strip().lower()
+    env = {'dryrun': 'offline', 'run': 'online'}.get(env, env)
+    if env in ('offline', 'online', 'disabled'): return env
+    if env: raise ValueError(f"WANDB_MODE={env!r} is not a wandb mode: use offline, online or disabled")
+    return 'offline'
+
 def main(argv=None) -> int:
     "Entry point of the `reformer-repro` console script."
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -106,6 +115,7 @@ def main(argv=None) -> int:
     if argv and argv[0] == 'hf-eval': return hf_eval_main(argv[1:])
     a = parse_args(argv)
     try:
+        if hasattr(a, 'wandb'): a.wandb = _wandb_mode(a.wandb)
         if getattr(a, 'reference', False):
             from reformer_repro.exp.store import reference_results_dir
             if a.results_dir is not None:
@@ -142,7 +152,7 @@ def main(argv=None) -> int:
             if rd is None:   # your runs if there are any, else the committed reference
                 rd = default_results_dir() if available_scales(default_results_dir()) else reference_results_dir()
             print(f"report: {render_report(rd, a.scale, a.out)}"); return 0
-    except (ValueError, OSError) as e:     # a bad setting, missing or unwritable files: one line, no traceback
+    except (ValueError, OSError) as e:   # a bad setting, missing or unwritable files, a busy run folder: one line
         print(f"reformer-repro: error: {e}", file=sys.stderr); return 2
     return 1
 

@@ -175,9 +175,8 @@ def bench_meta(**extra) -> dict:
 
 def save_bench(results: list[dict], path, meta: dict | None = None) -> Path:
     "Write {'meta': ..., 'results': [...]} as JSON (folders created); `meta` defaults to `bench_meta()`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(meta=meta or bench_meta(), results=results), indent=1, default=str))
-    return path
+    from reformer_repro.train.checkpoint import atomic_write      # (here: a case's own process never needs fastai)
+    return atomic_write(path, json.dumps(dict(meta=meta or bench_meta(), results=results), indent=1, default=str))
 
 def load_bench(path) -> tuple[dict, list[dict]]:
     "(meta, results) from a benchmark JSON written by `save_bench`."

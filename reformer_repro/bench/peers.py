@@ -347,8 +347,8 @@ def peers_stem(results_dir, device: str = 'cpu', dtype: str = 'float32', quick: 
 
 def save_peers(stem, meta: dict, results: list[dict]):
     "Write `{stem}.json`: {'meta': ..., 'results': [...]}."
-    stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
-    Path(f'{stem}.json').write_text(json.dumps(dict(meta=meta, results=results), indent=1, default=str))
+    from reformer_repro.train.checkpoint import atomic_write
+    atomic_write(f'{stem}.json', json.dumps(dict(meta=meta, results=results), indent=1, default=str))
 
 # %% ../../nbs/33_bench_peers.ipynb #d0dbe6d4
 def _previous(stem, resume: bool) -> dict:
@@ -876,5 +876,6 @@ def write_peers_report(stem, plot_path=None) -> str:
     try: rel = os.path.relpath(plot_path, Path(stem).parent)
     except ValueError: rel = str(plot_path)
     md = md.replace('\n## ', f'\n![time and memory vs sequence length]({rel})\n\n## ', 1)
-    Path(f'{stem}.md').write_text(md)
+    from reformer_repro.train.checkpoint import atomic_write
+    atomic_write(f'{stem}.md', md)
     return md

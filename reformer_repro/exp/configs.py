@@ -63,11 +63,6 @@ class ExperimentConfig:
         if unknown: raise ValueError(f"unknown field(s) {sorted(unknown)} for {klass.__name__}; valid: {sorted(valid)}")
         return klass(**{k: _tuples(v) if 'tuple' in str(valid[k].type) else v for k, v in d.items()})
 
-    def save(self, path) -> Path:
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + '\n')
-        return path
-
     def replace(self, **kwargs) -> 'ExperimentConfig': return dataclasses.replace(self, **kwargs)
 
 def _tuples(v):
@@ -75,7 +70,7 @@ def _tuples(v):
     return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
 
 def load_config(path) -> ExperimentConfig:
-    "Read a config saved by `ExperimentConfig.save`."
+    "Read a config written beside the results (`config.json`: `to_dict()` as JSON)."
     return ExperimentConfig.from_dict(json.loads(Path(path).read_text()))
 
 # %% ../../nbs/40_exp_configs.ipynb #ec45ef04

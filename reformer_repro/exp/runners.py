@@ -15,7 +15,7 @@ from reformer_repro.exp.configs import (
     TASKS, LM_TASKS, ExperimentConfig, LMConfig, SyntheticConfig, WMTConfig, SpeedConfig, MemoryConfig, get_config,
     check_task, arms_of)
 from ..data import enwik8_bytes, wmt_corpus, data_fingerprint, DataNotAvailableError
-from ..train.run import train, parse_arm
+from ..train.run import train, parse_arm, run_dir_lock
 from ..bench.cases import lsh_speed_sweep, memory_depth_sweep
 from .store import (
     default_results_dir, result_path, run_key, make_result, save_result, find_run, write_json, runs_dir,
@@ -23,8 +23,8 @@ from .store import (
 from .report import render_report, write_comparison
 
 # %% auto #0
-__all__ = ['TRAINED_TASKS', 'RUNNERS', 'train_spec', 'run_spec', 'task_data', 'data_missing', 'RunContext', 'run_task',
-           'summary_line', 'reproduce']
+__all__ = ['TRAINED_TASKS', 'RUNNERS', 'train_spec', 'run_spec', 'task_data', 'data_missing', 'RunContext', 'wandb_dir',
+           'run_task', 'summary_line', 'reproduce']
 
 # %% ../../nbs/45_exp_runners.ipynb #1963043d
 def _synthetic_spec(cfg: SyntheticConfig, arm: str, seed: int) -> dict:
@@ -122,8 +122,15 @@ def _wmt_numbers(cfg, res) -> tuple[dict, dict]:
 
 _NUMBERS = {'synthetic': _synthetic_numbers, **{t: _lm_numbers for t in LM_TASKS}, 'wmt': _wmt_numbers}
 
+def wandb_dir(results_dir) -> Path:
+    "Where the wandb runs of results written to `results_dir` go: beside a folder of your own, else the runs folder."
+    own = Path(results_dir).resolve()
+    if own == reference_results_dir().resolve() or runs_dir().resolve() in (own, *own.parents): return runs_dir()
+    return own.parent
+
 def _run_trained(cfg: ExperimentConfig, arm: str, seed: int, run: dict, ctx: RunContext) -> dict:
-    spec = dict(run['spec'], wandb=ctx.wandb, wandb_dir=str(runs_dir()), name=f"{cfg.task}-{arm}-s{seed}-{cfg.scale}",
+    spec = dict(run['spec'], wandb=ctx.wandb, wandb_dir=str(wandb_dir(ctx.results_dir)),
+                name=f"{cfg.task}-{arm}-s{seed}-{cfg.scale}",
                 group=f"{cfg.task}-{cfg.scale}", tags=(cfg.task, cfg.scale))
     res = train(spec)
     metrics, curves = _NUMBERS[cfg.task](cfg, res)
@@ -188,10 +195,14 @@ def run_task(task: str, scale: str = 'cpu', seeds: int | None = None, wandb: str
         log(f"[{cfg.task}] skipped: the data is not available. {e}")
         return []
     if skipped.exists(): skipped.unlink()
+    with run_dir_lock(tdir):           # one invocation per task folder: a second one stops at once (RunFolderBusy)
+        return _run_plan(cfg, data, results_dir, tdir, RunContext(results_dir, wandb, threads, log), force, allow_stale)
+
+def _run_plan(cfg, data, results_dir, tdir, ctx, force, allow_stale) -> list[Path]:
+    log = ctx.log
     write_json(tdir/'config.json', cfg.to_dict())
-    if threads:
-        import torch; torch.set_num_threads(threads)
-    ctx = RunContext(results_dir, wandb, threads, log)
+    if ctx.threads:
+        import torch; torch.set_num_threads(ctx.threads)
     plan = [(seed, arm) for seed in cfg.seed_list for arm in arms_of(cfg)]
     paths, t_task = [], time.time()
     for i, (seed, arm) in enumerate(plan):
@@ -204,7 +215,8 @@ def run_task(task: str, scale: str = 'cpu', seeds: int | None = None, wandb: str
         prev = None if force else find_run(results_dir, cfg.scale, key, allow_stale)
         if prev is not None:
             res = make_result(cfg, arm, seed, run, prev['metrics'], prev['curves'], prev.get('wall_time_s'),
-                              reused_from=os.path.relpath(prev['_path'], results_dir))
+                              reused_from=os.path.relpath(prev['_path'], results_dir),
+                              code_version=prev.get('code_version'), library_digest=prev.get('library_digest'))
             paths.append(save_result(res, results_dir))
             log(f"{tag}: same run as {res['reused_from']}, reused"); continue
         log(f"{tag}: running")

@@ -122,10 +122,12 @@ def make_result(cfg: ExperimentConfig, arm: str, seed: int, run: dict, metrics: 
                 wall_time_s: float | None = None, **extra) -> dict:
     "A result record for one run (one arm, one seed) of `cfg`'s task."
     machine = machine_info()
-    return dict(schema=1, task=cfg.task, arm=arm, seed=seed, scale=cfg.scale, run=run, run_key=run_key(run),
-                metrics=metrics, curves=curves or {}, wall_time_s=wall_time_s, machine=machine,
-                code_version=machine['git'], library_digest=library_digest(),
-                finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'), config=cfg.to_dict(), **extra)
+    r = dict(schema=1, task=cfg.task, arm=arm, seed=seed, scale=cfg.scale, run=run, run_key=run_key(run),
+             metrics=metrics, curves=curves or {}, wall_time_s=wall_time_s, machine=machine,
+             code_version=machine['git'], library_digest=library_digest(),
+             finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'), config=cfg.to_dict())
+    r.update(extra)                    # e.g. a reused run keeps the code version and digest it was computed with
+    return r
 
 class ResultWriteError(OSError):
     "A result could not be written where it belongs; the message says where it was kept instead."

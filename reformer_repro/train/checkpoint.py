@@ -293,13 +293,16 @@ def load_checkpoint(learn: Learner, fname='checkpoint', resume: bool = True, str
 # %% ../../nbs/22_train_checkpoint.ipynb #35c265f5
 class CheckpointCallback(Callback):
     "Save resumable checkpoints every `every_n_steps` training steps and/or at `at_steps`, and at the end of the fit."
-    order = 62    # after _Resume (61): sees the restored data-order state at the start of an epoch
+    # after _Resume (61): sees the restored data-order state at the start of an epoch; after EvalCurve (65): a
+    # checkpoint taken at a step holds that step's curve point; before StopAfterSteps (70)
+    order = 66
     def __init__(self, fname='checkpoint', every_n_steps: int | None = None, at_steps=(), at_end: bool = True,
                  keep: bool = False,   # also keep a copy per step: `{fname}_step{N}.pth`
                  verbose: bool = False, extra: Callable[[], dict] | None = None,
-                 keep_previous: bool = False):   # the replaced checkpoint stays as `{fname}.prev.pth`
+                 keep_previous: bool = False,   # the replaced checkpoint stays as `{fname}.prev.pth`
+                 steps: int | None = None):     # the fit's length (`fit_schedule`'s `steps`): reaching it finishes the fit
         self.fname, self.every, self.at, self.at_end, self.keep = fname, every_n_steps, set(at_steps), at_end, keep
-        self.verbose, self.extra, self.keep_previous, self.saved = verbose, extra, keep_previous, []
+        self.verbose, self.extra, self.keep_previous, self.steps, self.saved = verbose, extra, keep_previous, steps, []
     def before_fit(self):   # (validate() sends before_fit too)
         self.last_step, self.mid_train, self.trained = None, False, False
     def before_train(self):
@@ -326,6 +329,7 @@ class CheckpointCallback(Callback):
         step = self.learn.train_iter
         if step in self.at or (self.every and step % self.every == 0): self._save(self.position())
     def after_cancel_fit(self):
+        if self.steps is not None and self.learn.train_iter >= self.steps: return   # the end of the fit: after_fit saves it
         if self.mid_train and self.at_end and self.last_step != self.learn.train_iter: self._save(self.position())
         self.mid_train = 'cancelled'
     def after_fit(self):   # finished: weights + optimiser, nothing to resume

@@ -280,8 +280,8 @@ def _wandb_mode(spec: TrainSpec) -> str:
     return 'offline' if spec.out_dir is not None else 'disabled'
 
 # %% ../../nbs/25_train_run.ipynb #8ce9a27e
-class RunFolderBusy(RuntimeError):
-    "Another run holds the lock of this output folder."
+class RunFolderBusy(OSError):
+    "Another run holds the lock of this output folder (an `OSError`, like the busy resource it is)."
 
 @contextlib.contextmanager
 def run_dir_lock(out):
@@ -359,7 +359,7 @@ def _fit_callbacks(spec: TrainSpec, out: Path | None, curve, clock: _Clock, verb
     if out is not None:
         meta = lambda: dict(curve=_curve_state(curve), spec=spec.to_dict(), train_time_s=clock.total)
         cbs.append(CheckpointCallback('checkpoint', every_n_steps=spec.save_every and spec.save_every * k, verbose=verbose,
-                                      extra=meta, keep_previous=True))
+                                      extra=meta, keep_previous=True, steps=spec.steps and spec.steps * k))
     return cbs
 
 def _fit(learn, spec: TrainSpec, cbs: list, clock: _Clock, verbose: bool) -> None:
@@ -422,7 +422,7 @@ def _train(spec: TrainSpec, world: int, rank: int, device, out: Path | None, ver
     ckpt = _resume_state(spec, out)
     finished = ckpt is not None and ckpt['position'] is None
     if finished and (out/'results.json').is_file():
-        say(f"the run in {out} finished at step {ckpt['meta'].get('step')}; nothing to do "
+        say(f"the run in {out} finished at step {ckpt['meta'].get('step', 0) // spec.grad_accum}; nothing to do "
             f"(its result: {out/'results.json'})", always=True)
         return Result.from_dict(json.loads((out/'results.json').read_text()))
     seed_everything(spec.seed)
