@@ -25,9 +25,10 @@ _BENCH_HELP = ('time or measure the memory of attention layers and models, or co
 def _scale_help() -> str:
     from reformer_repro.exp.configs import get_config, _minutes
     total = lambda s: _minutes(sum(get_config(t, s).measured_min or 0 for t in TASKS))
+    unmeasured = [t for t in TASKS if get_config(t, 'cpu').measured_min is None]
     return (f"smoke: a plumbing check, {total('smoke')} for every task; cpu: reduced settings, {total('cpu')} for the measured "
-            f"tasks on 2 CPU cores (WMT not yet measured); paper: the paper's settings (GPU). `reformer-repro config TASK` "
-            f"prints each task's time")
+            f"tasks on 2 CPU cores" + (f" (not measured yet: {', '.join(unmeasured)})" if unmeasured else '') +
+            "; paper: the paper's settings (GPU). `reformer-repro config TASK` prints each task's time")
 
 def _common(p: argparse.ArgumentParser, overrides: bool = True):
     p.add_argument('--scale', default='cpu', choices=SCALES, help=_scale_help())

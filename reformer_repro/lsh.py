@@ -8,7 +8,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/lsh.html.md"""
 
 # %% ../nbs/04_lsh.ipynb #a15c842b
 from __future__ import annotations
-import math
+import math, numbers
 from dataclasses import dataclass, fields, asdict, replace
 import torch
 from torch import nn, Tensor
@@ -89,6 +89,17 @@ def lsh_sizes(n: int, bucket_size: int = 64, chunk_len: int | None = None,
     return n_pad, chunk_len, n_buckets
 
 # %% ../nbs/04_lsh.ipynb #b9e50c40
+def _check_int(name: str, value, low: int | None = 1, none: bool = False) -> None:
+    """Raise a `ValueError` naming the setting `name` and its value unless `value` is an integer (a bool or a float is
+    not) `>= low` (`low=None`: any integer); None passes where the setting is optional (`none`)."""
+    if value is None and none: return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}={value!r} must be an integer" + ('' if low is None else f' >= {low}')
+                         + (' or None' if none else ''))
+    if exists(low) and value < low: raise ValueError(f"{name}={value} must be >= {low}")
+
+_lsh_int_settings = dict(bucket_size=1, n_hashes=1, chunk_len=1, n_chunks_before=0, n_chunks_after=0)   # lowest values
+
 def _check_lookback(lookback: str, duplicate_correction: bool, n_hashes: int = 2):
     if lookback not in ('none', 'wrap'): raise ValueError(f"lookback={lookback!r}: choose 'none' or 'wrap'")
     if lookback == 'wrap' and duplicate_correction and n_hashes > 1:
@@ -117,6 +128,7 @@ class LSHSettings:
 
     def __post_init__(self):
         if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
+        for name, low in _lsh_int_settings.items(): _check_int(name, getattr(self, name), low, none=name == 'chunk_len')
         if isinstance(self.n_buckets, list): self.n_buckets = tuple(self.n_buckets)
         lsh_sizes(1, self.bucket_size, self.chunk_len, self.n_buckets)                # validates the sizes
         if self.n_buckets is None and exists(self.chunk_len) and self.chunk_len % (2 * self.bucket_size):
@@ -326,7 +338,7 @@ def _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_befo
     if not qk.is_floating_point() or qk.dtype != v.dtype:
         raise TypeError(f"qk and v must be floating point tensors of one dtype, got {qk.dtype} and {v.dtype}")
     b, h, n, d = qk.shape
-    if n == 0: raise ValueError("seq_len must be >= 1")
+    if n == 0: raise ValueError(f"seq_len must be >= 1, got {n}")
     if exists(key_padding_mask):
         if key_padding_mask.dtype != torch.bool:
             raise TypeError(f"key_padding_mask must be bool (True = real token), got {key_padding_mask.dtype}")
@@ -359,8 +371,18 @@ def _sizes(n, rotations, buckets, n_hashes, n_buckets, bucket_size, chunk_len) -
         return lsh_sizes(n, bucket_size, chunk_len, 2 * rotations.shape[-1])
     if exists(buckets):                              # n_buckets only names the padding bucket
         nb = math.prod(n_buckets) if isinstance(n_buckets, tuple) else n_buckets
-        return *lsh_sizes(n, bucket_size, chunk_len, 2)[:2], default(nb, lambda: int(buckets.max()) + 1)
+        found = lambda: int(buckets.max()) + 1 if buckets.numel() else 1           # an empty batch holds no ids
+        return *lsh_sizes(n, bucket_size, chunk_len, 2)[:2], default(nb, found)
     return lsh_sizes(n, bucket_size, chunk_len, n_buckets)
+
+def _empty_attention(qk, v, rotations, buckets, n_hashes, lookback, duplicate_correction, return_buckets):
+    """`lsh_attention`'s result for an empty batch (or no heads): outputs (b, h, n, dv) (and buckets (b, h, R, n)), all
+    empty, without drawing rotations or running a kernel; the output depends on qk and v, so autograd sees both."""
+    b, h, n, _ = qk.shape
+    R = rotations.shape[-3] if exists(rotations) else buckets.shape[2] if exists(buckets) else default(n_hashes, 1)
+    _check_lookback(lookback, duplicate_correction, R)
+    out = v * 0 + qk.sum(-1, keepdim=True) * 0                                     # (b, h, n, dv), no elements
+    return (out, torch.zeros(b, h, R, n, dtype=torch.long, device=qk.device)) if return_buckets else out
 
 def _pad_to_chunks(qk, v, key_padding_mask, n_pad):
     "qk, v padded to (b, h, n_pad, d) and the (b, n_pad) mask of real positions (None: all real)."
@@ -395,13 +417,19 @@ def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buc
     rotations drawn from `generator`. Returns (b, h, n, dv), and the buckets (b, h, n_hashes, n) if
     `return_buckets` (padding = `n_buckets`, or the product of a factorised `n_buckets`). `lookback='wrap'`: chunk
     0 of each round looks back at the previous round's last chunk, as in trax and HF (no duplicate correction);
-    `scale=1.0, key_norm='trax', combine='trax'`: their scoring and arithmetic (`LSHSettings.trax`)."""
+    `scale=1.0, key_norm='trax', combine='trax'`: their scoring and arithmetic (`LSHSettings.trax`). An empty batch
+    gives an empty output (no rotations drawn)."""
     _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p)
+    for name, val, low in (('bucket_size', bucket_size, 1), ('n_hashes', n_hashes, 1), ('chunk_len', chunk_len, 1),
+                           ('n_chunks_before', n_chunks_before, 0), ('n_chunks_after', n_chunks_after, 0)):
+        _check_int(name, val, low, none=name in ('n_hashes', 'chunk_len'))
     _check_scoring(key_norm, combine)
     factors = _bucket_factors(n_buckets) if isinstance(n_buckets, (tuple, list)) else None
     if exists(factors): n_buckets = factors
     n, d = qk.shape[-2:]
     n_pad, m, n_buckets = _sizes(n, rotations, buckets, n_hashes, n_buckets, bucket_size, chunk_len)
+    if qk.shape[0] * qk.shape[1] == 0:                # empty batch or no heads: nothing to attend, no kernel runs
+        return _empty_attention(qk, v, rotations, buckets, n_hashes, lookback, duplicate_correction, return_buckets)
     qk, v, real = _pad_to_chunks(qk, v, key_padding_mask, n_pad)                   # (b, h, n_pad, d)
     buckets = _hash(qk, real, rotations, buckets, n_hashes, n_buckets, generator, factors)   # (b, h, R, n_pad)
     _check_lookback(lookback, duplicate_correction, buckets.shape[2])
@@ -450,10 +478,11 @@ class LSHSelfAttention(nn.Module):
         "Hash rounds; a plain setting, changed at evaluation time with the same weights (paper Table 2)."
         return self.lsh.n_hashes
     @n_hashes.setter
-    def n_hashes(self, n: int): self.lsh.n_hashes = n
+    def n_hashes(self, n: int): _check_int('n_hashes', n); self.lsh.n_hashes = n
 
     def draw_rotations(self, seq_len: int, device=None) -> Tensor:
         "Fresh rotations (n_heads, n_hashes, d_head, n_buckets//2) for `seq_len` positions, from `self.generator`."
+        if seq_len < 1: raise ValueError(f"seq_len must be >= 1, got {seq_len}")
         n_buckets = lsh_sizes(seq_len, self.lsh.bucket_size, self.lsh.chunk_len, self.lsh.n_buckets)[2]
         if isinstance(self.lsh.n_buckets, tuple): n_buckets = self.lsh.n_buckets       # factorised
         return draw_rotations(self.n_heads, self.n_hashes, self.d_model // self.n_heads, n_buckets,
@@ -463,10 +492,13 @@ class LSHSelfAttention(nn.Module):
                 rotations: Tensor | None = None, buckets: Tensor | None = None, return_buckets: bool = False,
                 state: dict | None = None):
         """x: (b, n, d_model); key_padding_mask: (b, n) bool, True = real token. Fixed `rotations` or `buckets`
-        skip the draw; `state`: an empty dict receives the buckets used, a filled one replays them."""
+        skip the draw; `state`: an empty dict receives the buckets used, a filled one replays them. An empty batch gives
+        an empty output (b = 0, n, d_model)."""
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected x of shape (batch, seq_len, {self.d_model}), got {tuple(x.shape)}")
+        if x.shape[1] == 0: raise ValueError(f"seq_len must be >= 1, got {x.shape[1]}")
         if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
+        _check_int('n_hashes', self.n_hashes)                                  # also when set through self.lsh
         if exists(self.fixed_rotations) and not exists(buckets) and not exists(rotations):
             rotations = self.fixed_rotations.to(x.device)
         if exists(state) and 'buckets' in state: rotations, buckets = None, state['buckets']

@@ -9,7 +9,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/transformer.html.md"""
 
 # %% ../nbs/06_transformer.ipynb #140760f2
 from __future__ import annotations
-import math, dataclasses
+import math, numbers, dataclasses
 from dataclasses import dataclass, field, asdict, fields
 import torch
 from torch import nn, Tensor
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .core import *
 from .layers import *
 from .attention import *
-from .lsh import LSHSelfAttention, LSHSettings
+from .lsh import LSHSelfAttention, LSHSettings, _check_int
 from .reversible import ReversibleStack
 
 # %% auto #0
@@ -26,6 +26,22 @@ __all__ = ['TransformerConfig', 'family_config', 'make_self_attention', 'make_fe
 
 # %% ../nbs/06_transformer.ipynb #963c1e0d
 _attn_kinds = ('full', 'shared_qk', 'lsh', 'local')
+# the integer fields and their lowest values (None: any integer); a field annotated `| None` may also be None
+_int_fields = dict(vocab_sz=1, d_model=1, n_layers=1, n_heads=1, d_ff=1, max_seq_len=1, query_chunk_size=1,
+                   bucket_size=1, n_hashes=1, chunk_len=1, n_buckets=None, n_chunks_before=0, n_chunks_after=0,
+                   lsh_seed=None, local_chunk_len=1, local_n_chunks_before=0, local_n_chunks_after=0, ff_chunk_size=1,
+                   src_vocab_sz=1, n_enc_layers=1, n_dec_layers=1, pad_idx=None)
+_int_tuple_fields = ('n_buckets', 'axial_shape', 'axial_dims')     # tuples (or lists) of integers
+
+def _check_config_ints(cfg) -> None:
+    """Every integer field of `cfg` an integer (a float or a bool is refused) >= its lowest value, or None where the
+    field is Optional; the tuple fields hold integers."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name in _int_tuple_fields and isinstance(value, (tuple, list)):
+            if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in value):
+                raise ValueError(f"{f.name}={value!r} must be a tuple of integers")
+        elif f.name in _int_fields: _check_int(f.name, value, _int_fields[f.name], none='None' in str(f.type))
 
 @dataclass
 class TransformerConfig:
@@ -83,6 +99,7 @@ class TransformerConfig:
     shared_emb: bool = False           # one embedding matrix for source and target (needs equal vocabularies)
 
     def __post_init__(self):
+        _check_config_ints(self)                                       # integer fields: no floats, no bools
         check_divisible(self.d_model, self.n_heads, 'd_model', 'n_heads', 'choose n_heads dividing d_model')
         if self.attn not in _attn_kinds:
             raise ValueError(f"attn={self.attn!r} is not supported; choose one of {_attn_kinds}")
@@ -92,13 +109,14 @@ class TransformerConfig:
         if bad or self.attn_pattern == ():
             raise ValueError(f"attn_pattern={self.attn_pattern!r} needs one or more of {_attn_kinds}")
         if self.attn == 'shared_qk': self.attn, self.shared_qk = 'full', True
+        if self.shared_qk and 'local' in self.attn_kinds():
+            raise ValueError("shared_qk=True does not apply to local attention, which has separate queries and keys "
+                             "(as trax's and HF's): use attn='local' without shared_qk")
         if self.reversible and not self.prenorm:
             raise ValueError("reversible=True needs prenorm=True: a reversible block normalises inside F and G, "
                              "so post-norm residuals have no reversible counterpart")
         for name in ('dropout', 'attn_dropout'):
             if not 0 <= getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1)")
-        for name in ('vocab_sz', 'd_model', 'n_layers', 'n_heads', 'max_seq_len'):
-            if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if self.shared_emb and self.src_vocab_sz not in (None, self.vocab_sz):
             raise ValueError(f"shared_emb=True needs src_vocab_sz == vocab_sz, got {self.src_vocab_sz} and "
                              f"{self.vocab_sz}")
@@ -211,8 +229,19 @@ def make_stack(cfg: TransformerConfig, n_layers: int, causal: bool, cross: bool 
     return stack
 
 # %% ../nbs/06_transformer.ipynb #3ce2270c
+def _check_token_range(x: Tensor, vocab_sz: int, name: str = 'x') -> Tensor:
+    """Raise a `ValueError` (the message of `check_tokens`) when a token id of `x` lies outside [0, vocab_sz): one
+    `aminmax` reduction and one transfer of its two numbers, so a single host sync on CUDA."""
+    if x.numel():
+        lo, hi = torch.stack(torch.aminmax(x)).tolist()
+        if lo < 0 or hi >= vocab_sz:
+            raise ValueError(f"{name} has token ids outside [0, {vocab_sz}): min {lo}, max {hi}")
+    return x
+
 class Embedder(nn.Module):
-    "Token embedding + positional encoding + dropout."
+    """Token embedding + positional encoding + dropout. Token ids outside [0, vocab_sz) are refused on every device
+    (on CUDA one reduction and one sync per call); set `check_ids = False` on the module to skip that check."""
+    check_ids: bool = True             # refuse out-of-range token ids (an instance attribute turns it off)
     def __init__(self, vocab_sz: int, cfg: TransformerConfig):
         super().__init__()
         self.tok = nn.Embedding(vocab_sz, cfg.d_model)
@@ -223,7 +252,8 @@ class Embedder(nn.Module):
         self.vocab_sz, self.max_seq_len = vocab_sz, cfg.max_seq_len
 
     def forward(self, x: Tensor, offset: int = 0, name: str = 'x') -> Tensor:
-        check_tokens(x, vocab_sz=None if x.is_cuda else self.vocab_sz, name=name)
+        check_tokens(x, name=name)                                           # type and shape
+        if self.check_ids: _check_token_range(x, self.vocab_sz, name)      # CPU and CUDA alike
         if offset + x.shape[1] > self.max_seq_len:
             raise ValueError(f"sequence length {offset + x.shape[1]} of {name} exceeds max_seq_len={self.max_seq_len}; "
                              f"build the model with a larger max_seq_len or crop the input")

@@ -42,11 +42,15 @@ def _synthetic_spec(cfg: SyntheticConfig, arm: str, seed: int) -> dict:
 def _lm_spec(cfg: LMConfig, arm: str, seed: int) -> dict:
     a = dict(cfg.arms[arm]); family = a.pop('family', 'TransformerLM')
     model = {'vocab_sz': 256, 'max_seq_len': cfg.seq_len, **cfg.model, **a}
-    return dict(task='enwik8', model_class=family, model=model,
+    spec = dict(task='enwik8', model_class=family, model=model,
                 data=dict(source=cfg.data, prefix_bytes=cfg.prefix_bytes, seq_len=cfg.seq_len, bs=cfg.bs),
                 steps=cfg.steps, lr=cfg.lr, schedule='rsqrt' if cfg.optimizer == 'adafactor' else 'one_cycle',
                 opt=cfg.optimizer, grad_clip=cfg.grad_clip, eval_every=cfg.eval_every, eval_batches=cfg.eval_batches,
                 seed=seed)
+    lsh_trained = family in ('LSHLM', 'ReformerLM') or model.get('attn') == 'lsh'
+    if lsh_trained and cfg.eval_attention:      # Table 2's question on text: the same weights, other attention
+        spec.update(eval_attention=tuple(cfg.eval_attention), eval_repeats=cfg.eval_repeats)
+    return spec
 
 def _wmt_spec(cfg: WMTConfig, arm: str, seed: int) -> dict:
     return dict(task='wmt14', model_class='Transformer', model={**cfg.model, **cfg.arms[arm]},
@@ -101,7 +105,8 @@ def _timing(res) -> dict:
 
 def _lm_numbers(cfg, res) -> tuple[dict, dict]:
     m = res.metrics
-    metrics = dict(valid_bpc=m['valid_bpc'], valid_loss=m['valid_loss'], **_timing(res))
+    metrics = dict(valid_bpc=m['valid_bpc'], valid_loss=m['valid_loss'], test_bpc=m.get('test_bpc'), **_timing(res))
+    if m.get('eval'): metrics['eval_bpc'] = dict(m['eval'])        # valid bpc with each evaluation attention
     if res.info.get('split_sizes'): metrics['split_sizes'] = list(res.info['split_sizes'])
     c = res.curves or {}
     return metrics, dict(step=c.get('step', []), valid_bpc=c.get('valid_bpc', []), train_loss=c.get('train_loss', []))
