@@ -477,8 +477,8 @@ def estimate(tasks, scale: str = 'cpu') -> str:
     s = f"estimated time at scale {scale} (pinned settings): "
     s += ', '.join(f"{c.task} {_minutes(c.measured_min)}" for c in known)
     if len(known) > 1: s += f"; total {_minutes(sum(c.measured_min for c in known))}"
-    if not known: s += 'not measured'
-    if (unknown := [c.task for c in cfgs if c.measured_min is None]): s += f"; not measured yet: {', '.join(unknown)}"
+    if (unknown := [c.task for c in cfgs if c.measured_min is None]):
+        s += ('; ' if known else '') + f"not measured yet: {', '.join(unknown)}"
     return s + (f" (measured on {known[0].measured_on})" if known else '')
 
 # %% ../../nbs/40_exp_configs.ipynb #16cac5c9

@@ -14,7 +14,7 @@ from ..bench.harness import code_version
 from ..train.checkpoint import atomic_write as write_atomic
 
 # %% auto #0
-__all__ = ['NOT_IN_DIGEST', 'repo_root', 'experiments_dir', 'reference_results_dir', 'runs_dir', 'default_results_dir',
+__all__ = ['DIGEST_ROOTS', 'repo_root', 'experiments_dir', 'reference_results_dir', 'runs_dir', 'default_results_dir',
            'result_path', 'machine_info', 'digest_modules', 'library_digest', 'is_stale', 'write_json', 'run_key',
            'make_result', 'ResultWriteError', 'save_result', 'load_results', 'find_run']
 
@@ -69,8 +69,47 @@ def machine_info() -> dict:
     return info
 
 # %% ../../nbs/41_exp_store.ipynb #ff535386
-NOT_IN_DIGEST = ('_modidx.py', '__init__.py', 'cli.py', 'hf.py', 'exp/configs.py', 'exp/report.py',
-                 'exp/stats.py', 'exp/store.py', 'bench/peers.py')
+DIGEST_ROOTS = ('train/run.py', 'bench/cases.py', 'bench/child.py', 'exp/baselines.py')   # what computes numbers
+
+def _module_file(root: Path, dotted: str) -> Path | None:
+    "The file of package module `dotted` (relative to the package, '' = the package itself), if it exists."
+    base = root.joinpath(*dotted.split('.')) if dotted else root
+    for p in (base.with_suffix('.py'), base/'__init__.py'):
+        if p.is_file(): return p
+    return None
+
+def _package_imports(root: Path, path: Path) -> set[Path]:
+    "Files of the package imported anywhere in module `path` (top level or inside functions; relative or absolute)."
+    import ast
+    parts = list(path.relative_to(root).with_suffix('').parts)
+    pkg = parts[:-1] if parts[-1] != '__init__' else parts[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import): names = [(a.name, None) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level: base = pkg[:len(pkg) - node.level + 1] + (node.module.split('.') if node.module else [])
+            elif (node.module or '').split('.')[0] == root.name: base = node.module.split('.')[1:]
+            else: continue
+            names = [('.'.join(base), a.name) for a in node.names]
+        else: continue
+        for mod, name in names:
+            if isinstance(node, ast.Import):
+                if mod.split('.')[0] != root.name: continue
+                mod = '.'.join(mod.split('.')[1:])
+            for dotted in ([f"{mod}.{name}".strip('.')] if name else []) + [mod]:   # `from . import data`: a module
+                if (f := _module_file(root, dotted)) is not None: out.add(f); break
+    return out
+
+def digest_modules() -> list[Path]:
+    "The package's modules whose code computes results: `DIGEST_ROOTS` and all they import (relative to the package)."
+    import reformer_repro
+    root = Path(reformer_repro.__file__).parent
+    todo, seen = [root/r for r in DIGEST_ROOTS], set()
+    while todo:
+        p = todo.pop()
+        if p in seen: continue
+        seen.add(p); todo += _package_imports(root, p) - seen
+    return sorted(p.relative_to(root) for p in seen)
 
 def _code_only(source: str) -> str:
     "The syntax tree of `source` without docstrings, as text: what the module computes, not how it is written."
@@ -82,13 +121,6 @@ def _code_only(source: str) -> str:
                 and isinstance(body[0].value.value, str)):
             node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
-
-def digest_modules() -> list[Path]:
-    "The package's modules whose code decides a result's numbers (sorted; relative to the package)."
-    import reformer_repro
-    root = Path(reformer_repro.__file__).parent
-    return sorted(p.relative_to(root) for p in root.rglob('*.py')
-                  if p.relative_to(root).as_posix() not in NOT_IN_DIGEST and '__pycache__' not in p.parts)
 
 def library_digest() -> str:
     "12 hex digits naming the code that computes results (`digest_modules`, docstrings and comments aside) and torch's version."
