@@ -56,6 +56,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('args', nargs=argparse.REMAINDER)
     r = sub.add_parser('run', help='run one task (all its arms and seeds) and save the results')
     r.add_argument('task', choices=TASKS); _common(r)
+    r.add_argument('--dry-run', action='store_true', help="train nothing: build each arm's model and time one step on "
+                   "random tokens (parameters, s/step, peak memory, device-hours for the task's steps)")
+    r.add_argument('--dry-run-len', type=int, default=None, metavar='N',
+                   help='with --dry-run: use sequences of N tokens (e.g. to check a paper-scale model on a CPU)')
     p = sub.add_parser('reproduce', help='run every task (or --only some) and write the report')
     p.add_argument('--only', nargs='+', choices=TASKS, default=None, metavar='TASK')
     p.add_argument('--skip', nargs='+', choices=TASKS, default=(), metavar='TASK')
@@ -99,6 +103,16 @@ def _delegate(cmd: str, args: list[str]) -> int:
     return int(mod.main(args) or 0)
 
 # %% ../nbs/50_cli.ipynb #3475409c
+def _dry_run(a) -> int:
+    "`run TASK --dry-run`: one step per arm, printed, and kept as DRY_RUN_<device>.json beside the task's results."
+    from reformer_repro.exp.runners import dry_run
+    from reformer_repro.exp.store import default_results_dir, write_json
+    rows = dry_run(a.task, a.scale, a.overrides, seq_len=a.dry_run_len)
+    rd = a.results_dir or default_results_dir(a.scale)
+    path = write_json(rd/a.scale/a.task/f"DRY_RUN_{rows[0]['device']}.json", rows)
+    print(f"wrote {path}")
+    return 1 if any('error' in r for r in rows) else 0
+
 def _wandb_mode(flag: str | None) -> str:
     "The --wandb flag, else $WANDB_MODE (wandb's own 'dryrun' is 'offline'), else 'offline'."
     if flag: return flag
@@ -126,6 +140,7 @@ def main(argv=None) -> int:
             from reformer_repro.exp.configs import get_config, estimate
             print(json.dumps(get_config(a.task, a.scale, a.overrides).to_dict(), indent=1))
             print(estimate([a.task], a.scale), file=sys.stderr); return 0
+        if a.cmd == 'run' and a.dry_run: return _dry_run(a)
         if a.cmd == 'run':
             from reformer_repro.exp.runners import run_task
             from reformer_repro.exp.configs import get_config, estimate

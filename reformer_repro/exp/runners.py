@@ -23,8 +23,8 @@ from .store import (
 from .report import render_report, write_comparison
 
 # %% auto #0
-__all__ = ['TRAINED_TASKS', 'RUNNERS', 'train_spec', 'run_spec', 'task_data', 'data_missing', 'RunContext', 'wandb_dir',
-           'run_task', 'summary_line', 'reproduce']
+__all__ = ['TRAINED_TASKS', 'RUNNERS', 'DRY_RUN_TASKS', 'train_spec', 'run_spec', 'task_data', 'data_missing', 'RunContext',
+           'wandb_dir', 'run_task', 'summary_line', 'reproduce', 'dry_run', 'dry_run_line']
 
 # %% ../../nbs/45_exp_runners.ipynb #1963043d
 def _synthetic_spec(cfg: SyntheticConfig, arm: str, seed: int) -> dict:
@@ -260,3 +260,41 @@ def reproduce(scale: str = 'cpu', only=None, skip=(), seeds: int | None = None, 
         table, path = write_comparison(results_dir, reference_results_dir(), scale, report.parent/'COMPARISON.md')
         log(f"\n{table}\n\n(written to {path})")
     return report
+
+# %% ../../nbs/45_exp_runners.ipynb #21d8beaf
+DRY_RUN_TASKS = ('synthetic', *LM_TASKS)
+
+def dry_run(task: str, scale: str = 'paper', overrides=None, seq_len: int | None = None, device: str | None = None,
+            timeout: float = 1800., log: Callable = print) -> list[dict]:
+    "One training step of each arm of `task` at `scale` on random tokens (own process each): size, time, memory, hours."
+    import torch
+    from reformer_repro.bench.harness import run_in_subprocess
+    cfg = get_config(task, scale, overrides)
+    if cfg.task not in DRY_RUN_TASKS:
+        raise ValueError(f"a dry run covers the language-model tasks ({', '.join(DRY_RUN_TASKS)}), not {task!r}")
+    if seq_len is not None and (isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1):
+        raise ValueError(f"seq_len={seq_len!r} must be an integer >= 1")
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    rows = []
+    for arm in arms_of(cfg):
+        spec = train_spec(cfg, arm, cfg.seed0)
+        full_len, bs = spec['data']['seq_len'], spec['data']['bs']
+        L = seq_len or full_len
+        model = {k: v for k, v in spec['model'].items() if k != 'max_seq_len'}
+        case = dict(model=spec['model_class'], seq_len=L, batch=bs, device=device, warmup=1, repeats=2, **model)
+        r = run_in_subprocess('reformer_repro.bench.cases:lm_step_case', case, timeout=timeout)
+        r.update(task=cfg.task, scale=cfg.scale, arm=arm, paper_seq_len=full_len, steps=spec['steps'],
+                 optimizer=spec['opt'], device_hours=None)
+        if 'error' not in r and L == full_len and spec['steps']: r['device_hours'] = r['time_s'] * spec['steps'] / 3600
+        rows.append(r); log(dry_run_line(r))
+    return rows
+
+def dry_run_line(r: dict) -> str:
+    "One line of a dry-run row."
+    head = f"{r['task']} {r['scale']} {r['arm']}: {r['model']} at {r['seq_len']:,} tokens x batch {r['batch']} on {r['device']}"
+    if 'error' in r: return f"{head}: failed: {str(r['error']).strip().splitlines()[-1][:300]}"
+    mem = r.get('cuda_max_allocated_mib') or r.get('peak_rss_mib') or r.get('peak_mib')
+    s = f"{head}: {r['n_params'] / 1e6:.1f}M parameters, {r['time_s']:.3f} s per step, peak memory {mem:,.0f} MiB"
+    if r['device_hours'] is not None: s += f"; {r['steps']:,} steps = {r['device_hours']:.1f} {r['device']}-hours"
+    elif r['seq_len'] != r['paper_seq_len']: s += f" (shortened from {r['paper_seq_len']:,}: no time estimate)"
+    return s
