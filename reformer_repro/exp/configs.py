@@ -14,9 +14,10 @@ from typing import ClassVar
 
 # %% auto #0
 __all__ = ['TASKS', 'SCALES', 'LM_TASKS', 'FAMILIES', 'CONFIG_CLASSES', 'PREFIX_1M', 'CONFIGS', 'MACHINE', 'MEASURED',
-           'check_task', 'check_scale', 'ExperimentConfig', 'load_config', 'validate', 'model_fields', 'check_model',
-           'parse_overrides', 'SyntheticConfig', 'LMConfig', 'SharedQKConfig', 'ReversibleConfig', 'NHashesConfig',
-           'NLayersConfig', 'WMTConfig', 'SpeedConfig', 'MemoryConfig', 'get_config', 'estimate', 'arms_of']
+           'PAPER_SOURCES', 'check_task', 'check_scale', 'ExperimentConfig', 'load_config', 'validate', 'model_fields',
+           'check_model', 'parse_overrides', 'SyntheticConfig', 'LMConfig', 'SharedQKConfig', 'ReversibleConfig',
+           'NHashesConfig', 'NLayersConfig', 'WMTConfig', 'SpeedConfig', 'MemoryConfig', 'get_config', 'estimate',
+           'arms_of']
 
 # %% ../../nbs/40_exp_configs.ipynb #ce0db503
 TASKS = ('synthetic', 'shared_qk', 'reversible', 'n_hashes', 'n_layers', 'wmt', 'speed', 'memory')
@@ -42,6 +43,7 @@ class ExperimentConfig:
     notes: str = ''                  # free text: what this scale is for, what was reduced and why
     measured_min: float | None = None    # how long the whole task took on `measured_on` (None: not measured there)
     measured_on: str = ''
+    sources: dict = field(default_factory=dict)   # setting ('lr', 'model.d_model') -> where its value comes from
 
     def __post_init__(self): check_scale(self.scale); validate(self)
 
@@ -466,6 +468,61 @@ def get_config(task: str, scale: str = 'cpu', overrides=None, **kwargs) -> Exper
     cfg = cls(scale=check_scale(scale), **MEASURED.get(scale, {}).get(task, {}), **CONFIGS[task][scale])
     changes = {**parse_overrides(cfg, overrides), **parse_overrides(cfg, kwargs)}
     return cfg.replace(**changes) if changes else cfg
+
+# %% ../../nbs/40_exp_configs.ipynb #3955984a
+_KITAEV = 'Kitaev et al. 2020 §5'
+_ALL = f"{_KITAEV}: 'all experiments have d_model = 1024, d_ff = 4096, n_heads = 8, and a total batch size of 8 sequences'"
+_ENWIK8_64K = f"{_KITAEV}: enwik8-64K, enwik8 cut into sequences of 2^16 = 65,536 bytes"
+_ENWIK8_GIN = "trax/supervised/configs/reformer_enwik8.gin"
+_WMT_GIN = "trax/supervised/configs/reformer_wmt_ende.gin"
+_BUCKET = ("not stated in the paper: 64, the LSH chunk length of HF's port of the authors' model "
+           "(lsh_attn_chunk_length) and of the 2020 reproduction")
+_LM_SOURCES = {
+    'model.d_model': _ALL, 'model.d_ff': _ALL, 'model.n_heads': _ALL, 'bs': _ALL,
+    'optimizer': f"{_KITAEV}: 'we used the Adafactor optimizer'",
+    'model.n_layers': f"{_KITAEV}: the ablations train 3-layer models",
+    'model.dropout': f"{_KITAEV} 'Large Reformer models' (0.1 for the 12-layer model); not stated for the ablations",
+    'model.max_seq_len': _ENWIK8_64K, 'seq_len': _ENWIK8_64K,
+    'model.pos_enc': f"not in the paper: the authors' trax ReformerLM uses axial position embeddings "
+                     f"({_ENWIK8_GIN}: ReformerLM.axial_pos_shape)",
+    'prefix_bytes': 'the whole of enwik8, split 90M / 5M / 5M as in tensor2tensor',
+    'lr': f"not stated in the paper: a placeholder ({_ENWIK8_GIN} peaks at 0.03125 / sqrt(2000) = 7.0e-4 with Adam)",
+    'steps': f"not stated for the ablations (the figures show curves): a placeholder; {_KITAEV} reports the "
+             f"12-layer model after 20K steps",
+    'eval_every': f"ours ({_ENWIK8_GIN} evaluates every 500 steps)",
+    'eval_batches': f"{_ENWIK8_GIN}: train.eval_steps = 8", 'seeds': 'ours (one seed at this scale)',
+    'arms': f"the families compared in {_KITAEV}; bucket_size {_BUCKET}",
+}
+PAPER_SOURCES = {
+    'synthetic': {**{k: f"{_KITAEV} 'Synthetic task': length 1024, symbols 1..127, a 1-layer model with d_model 256, "
+                        f"d_ff 256 and 4 heads, trained for 150K steps"
+                     for k in ('seq_len', 'vocab_sz', 'd_model', 'd_ff', 'n_heads', 'n_layers', 'steps')},
+                  'bucket_size': _BUCKET, 'bs': 'not stated in the paper: 64 as in the 2020 reproduction',
+                  'lr': 'not stated in the paper: a placeholder (Adam 1e-3)',
+                  'n_valid': 'ours: 1024 fresh sequences for validation'},
+    'shared_qk': _LM_SOURCES, 'reversible': _LM_SOURCES, 'n_hashes': _LM_SOURCES,
+    'n_layers': {**_LM_SOURCES, 'arms': f"{_KITAEV} 'Large Reformer models' and Fig. 5 left: Reformers of 1 to 20 "
+                                        f"layers; n_hashes 4 and bucket_size are not stated there ({_BUCKET})"},
+    'wmt': {**{f'model.{k}': f"Transformer-base (Vaswani et al. 2017), which {_KITAEV} uses; the same in {_WMT_GIN}"
+               for k in ('d_model', 'd_ff', 'n_heads', 'n_layers', 'dropout')},
+            'model.pos_enc': 'Vaswani et al. 2017: sinusoidal position encodings',
+            'arms': f"{_KITAEV} and Table 4: Transformer vs reversible Transformer, full attention in both",
+            'vocab_size': f"{_WMT_GIN}: Reformer.input_vocab_size = 33300 (t2t_translate_ende_wmt32k)",
+            'max_len': f"{_WMT_GIN}: wmt_preprocess.max_length = 256",
+            'bs': f"a placeholder: {_WMT_GIN} batches 256 sentences per device, bucketed by length "
+                  f"(batcher.batch_size_per_device, bucket_length 32), on 8 devices",
+            'epochs': f"a placeholder: {_KITAEV} trains 100K steps (Table 4 also 500K; {_WMT_GIN}: train.steps = 500000)",
+            'lr': f"a placeholder: {_WMT_GIN} peaks at 0.088 / sqrt(8000) = 9.8e-4 after 8000 warm-up steps, then "
+                  f"decays as 1/sqrt(step), with Adam (0.9, 0.98, 1e-9)",
+            'n_test': 'newstest2014 in full, as Table 4', 'n_valid': 'newstest2013 in full'},
+    'speed': {'tokens': f"{_KITAEV} Fig. 5 right: a fixed 32K tokens per batch",
+              'seq_lens': f"{_KITAEV} Fig. 5 right: lengths 1K to 32K", 'full_max_len': f"{_KITAEV} Fig. 5 right: full attention at every length",
+              'n_hashes': f"{_KITAEV} Fig. 5 right: 1, 2, 4 and 8 hashes"},
+    'memory': {'seq_len': _ENWIK8_64K, 'd_model': _ALL, 'n_heads': _ALL,
+               'layers': f"{_KITAEV} Fig. 5 left: up to 20 layers",
+               'n_hashes': 'not stated for this measurement: 8, the most the paper uses'},
+}
+for _task, _src in PAPER_SOURCES.items(): CONFIGS[_task]['paper']['sources'] = _src
 
 # %% ../../nbs/40_exp_configs.ipynb #b72e3da6
 def _minutes(m: float) -> str: return f"{m * 60:.0f} s" if m < 1 else f"{m:.0f} min" if m < 90 else f"{m / 60:.1f} h"

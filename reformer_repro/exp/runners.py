@@ -73,7 +73,8 @@ def train_spec(cfg: ExperimentConfig, arm: str, seed: int) -> dict:
 def run_spec(cfg: ExperimentConfig, arm: str, seed: int, data: str | None = None) -> dict:
     "What determines the result of (`arm`, `seed`) of `cfg` with data fingerprint `data`: the input of `run_key`."
     if cfg.task in _SPECS: return dict(kind='train', spec=train_spec(cfg, arm, seed), data=data)
-    skip = ('seeds', 'seed0', 'notes', 'measured_min', 'measured_on', 'scale', 'task', 'models', 'n_hashes', 'timeout')
+    skip = ('seeds', 'seed0', 'notes', 'sources', 'measured_min', 'measured_on', 'scale', 'task', 'models', 'n_hashes',
+            'timeout')
     base = {k: v for k, v in cfg.to_dict().items() if k not in skip}
     if cfg.task == 'speed': return dict(kind='speed', variant=arm, seed=seed, **base)
     return dict(kind='memory', model=arm, seed=seed, n_hashes=cfg.n_hashes, **base)
