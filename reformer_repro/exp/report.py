@@ -13,15 +13,18 @@ from pathlib import Path
 import numpy as np
 from .configs import TASKS, SCALES, LM_TASKS, check_scale
 from .store import load_results, experiments_dir, default_results_dir, write_atomic
+from .stats import judge, step_verdict, MeanCI, MIN_SEEDS, NOT_HELD, FEW_SEEDS, UNDER_TRAINED, SMOKE
 
 # %% auto #0
-__all__ = ['HELD', 'PARTLY', 'FAILED', 'INCONCLUSIVE', 'NOT_RUN', 'NOT_JUDGED', 'TITLES', 'LEARNED_BPC', 'SECTIONS',
-           'reference_path', 'load_reference', 'Stat', 'aggregate', 'not_worse', 'monotone', 'Section', 'md_table',
-           'synthetic_matrix', 'table2_verdict', 'table2_summary', 'section_synthetic', 'lm_table', 'final_train_bpc',
-           'section_pair', 'section_n_hashes', 'section_n_layers', 'section_wmt', 'speed_rows', 'section_speed',
-           'memory_rows', 'grows_linearly', 'section_memory', 'plot_table2', 'plot_bpc_curves', 'plot_speed',
-           'plot_memory', 'available_scales', 'skip_reason', 'build_sections', 'render_report', 'write_report',
-           'comparison', 'write_comparison', 'task_section', 'plot_task']
+__all__ = ['HELD', 'PARTLY', 'FAILED', 'INCONCLUSIVE', 'NOT_RUN', 'NOT_JUDGED', 'TITLES', 'LEARNED_MARGIN', 'NO_MARGIN', 'GUARDS',
+           'ENWIK8_BYTES', 'VERDICT_RULES', 'SECTIONS', 'reference_path', 'load_reference', 'Stat', 'aggregate',
+           'monotone', 'Section', 'md_table', 'synthetic_matrix', 'table2_verdict', 'table2_summary',
+           'section_synthetic', 'ngram_baseline_path', 'load_ngram_baseline', 'baseline_line', 'per_seed', 'lm_margin',
+           'compare', 'combine', 'comparisons_table', 'lm_table', 'final_train_bpc', 'eval_table', 'section_pair',
+           'section_n_hashes', 'section_n_layers', 'section_wmt', 'speed_rows', 'section_speed', 'memory_rows',
+           'grows_linearly', 'section_memory', 'plot_table2', 'plot_bpc_curves', 'plot_speed', 'plot_memory',
+           'available_scales', 'skip_reason', 'build_sections', 'render_report', 'write_report', 'comparison',
+           'write_comparison', 'task_section', 'plot_task']
 
 # %% ../../nbs/44_exp_report.ipynb #4c841748
 def reference_path() -> Path: return experiments_dir()/'reference_numbers.json'
@@ -62,13 +65,7 @@ def aggregate(results: list[dict], key, value) -> dict:
 
 # %% ../../nbs/44_exp_report.ipynb #703bd330
 HELD, PARTLY, FAILED, INCONCLUSIVE, NOT_RUN = 'held', 'partly held', 'did not hold', 'inconclusive', 'not run'
-NOT_JUDGED = 'smoke: not judged'     # the smoke scale checks the plumbing; its numbers decide nothing
-
-def not_worse(a: Stat, b: Stat, floor: float = 0.02) -> tuple[bool, float, float]:
-    "Is `a` (lower is better) not worse than baseline `b`? Returns (ok, a - b, tolerance)."
-    se = math.sqrt((a.std ** 2 / max(a.n, 1)) + (b.std ** 2 / max(b.n, 1)))
-    tol = max(floor, 2 * se)
-    return a.mean - b.mean <= tol, a.mean - b.mean, tol
+NOT_JUDGED = SMOKE     # 'smoke: not judged': the smoke scale checks the plumbing; its numbers decide nothing
 
 def monotone(values: list[float], decreasing: bool = True, tol: float = 0.) -> bool:
     "Is the sequence monotone (up to `tol` per step)?"
@@ -215,20 +212,177 @@ def section_synthetic(results: list[dict], ref: dict) -> Section:
     return sec
 
 # %% ../../nbs/44_exp_report.ipynb #8907482b
-LEARNED_BPC = 0.9 * 8    # a model that learned anything beats the 8 bits of a uniform byte model by a margin
+LEARNED_MARGIN = 0.05    # bpc: every judged run must beat the best n-gram baseline by this much (fixed before the runs)
+NO_MARGIN = 'inconclusive (no margin fixed before the runs)'
+GUARDS = (SMOKE, FEW_SEEDS, UNDER_TRAINED)     # guarded verdicts, in order of precedence
+ENWIK8_BYTES = 100_000_000
 
 def _final(r, metric='valid_bpc'): return r['metrics'].get(metric)
 
-def lm_table(results: list[dict], metric: str = 'valid_bpc') -> tuple[str, dict]:
-    "Markdown table of final validation bpc per arm (mean ± std over seeds), and the per-arm `Stat`s."
-    cfg = results[0]['config']
+def _arm_order(results: list[dict]) -> list[str]:
+    "Arms in the order the results' configs list them (the union over all results), then any others."
+    out = []
+    for r in results:
+        for a in [*r['config'].get('arms', {}), r['arm']]:
+            if a not in out: out.append(a)
+    return out
+
+def ngram_baseline_path(results_dir, scale: str) -> Path:
+    return Path(results_dir)/scale/'baselines'/'enwik8_ngram.json'
+
+def load_ngram_baseline(results_dir, scale: str) -> dict | None:
+    "The n-gram baselines of `scale` (best order and bpc, bpc per order, bytes modelled); None without the file."
+    p = ngram_baseline_path(results_dir, scale)
+    if not p.is_file(): return None
+    try: b = json.loads(p.read_text()); m = b['metrics']
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        warnings.warn(f"unreadable n-gram baseline {p}: the under-trained guard is skipped"); return None
+    if m.get('best_bpc') is None: return None
+    return dict(best_bpc=float(m['best_bpc']), best_order=int(m['best_order']),
+                bpc={int(k): float(v) for k, v in (m.get('bpc') or {}).items()},
+                n_bytes=(b.get('data') or {}).get('n_bytes'), scale=scale)
+
+def _baseline_applies(baseline: dict | None, cfg: dict) -> bool:
+    "Was `baseline` fitted on the bytes these runs used (the same prefix of enwik8)?"
+    if not baseline: return False
+    return baseline.get('n_bytes') is None or baseline['n_bytes'] == (cfg.get('prefix_bytes') or ENWIK8_BYTES)
+
+def _gram(k: int) -> str: return {1: 'unigram', 2: 'bigram', 3: 'trigram'}.get(k, f'{k}-gram')
+
+def baseline_line(baseline: dict | None, cfg: dict) -> str:
+    "The n-gram baselines of the section (best order and bpc, bigram and trigram for orientation), or why there are none."
+    scale = cfg.get('scale', '?')
+    if baseline is None:
+        return (f"*n-gram baseline:* none for this scale (`results/{scale}/baselines/enwik8_ngram.json` is missing; "
+                "`nbs/43_exp_baselines.ipynb` writes it), so the under-trained guard is skipped: these verdicts do not "
+                "check that the models learned more than byte statistics.")
+    if not _baseline_applies(baseline, cfg):
+        return (f"*n-gram baseline:* fitted on {baseline['n_bytes']:,} bytes, while these runs used "
+                f"{cfg.get('prefix_bytes') or ENWIK8_BYTES:,}: not the same bytes, so the under-trained guard is skipped.")
+    b, k = baseline['best_bpc'], baseline['best_order']
+    orient = ', '.join(f"{_gram(o)} {baseline['bpc'][o]:.3f}" for o in (2, 3) if o in baseline['bpc'])
+    return (f"*n-gram baseline* (interpolated Kneser-Ney byte models fitted on the same training split, scored on the same "
+            f"validation bytes): best order {k} ({_gram(k)}), **{b:.3f} bpc**" + (f"; for orientation {orient} bpc" if orient else '')
+            + f". A run counts as trained when it beats {b:.3f} − {LEARNED_MARGIN} = {b - LEARNED_MARGIN:.3f} bpc.")
+
+def per_seed(results: list[dict], metric: str = 'valid_bpc') -> dict:
+    "{arm: {seed: metric}} over the results with a finite value of `metric`."
+    out = {}
+    for r in results:
+        v = r['metrics'].get(metric)
+        if v is not None and math.isfinite(v): out.setdefault(r['arm'], {})[int(r['seed'])] = float(v)
+    return out
+
+def lm_margin(results: list[dict]) -> float | None:
+    "The margin (bpc) fixed in the results' saved config before the runs; None when none is, or the configs disagree."
+    ms = {r['config'].get('margin') for r in results}
+    if len(ms) > 1: warnings.warn(f"the results' configs disagree on the margin {sorted(ms, key=str)}: none is used")
+    return ms.pop() if len(ms) == 1 else None
+
+def compare(claim: str, names: list[str], runs: dict, margin: float | None = None, baseline: float | None = None,
+            scale: str | None = None, label: str | None = None) -> dict:
+    """`judge` `claim` about the arms `names` (reference first, or in the claimed order) on the seeds all of them hold.
+    `runs`: {arm: {seed: bpc}}; `baseline`: the best n-gram bpc (None: no under-trained guard)."""
+    held = [set(runs.get(n, {})) for n in names]
+    common = sorted(set.intersection(*held))
+    left_out = {n: sorted(h - set(common)) for n, h in zip(names, held) if h - set(common)}
+    needs = claim in ('no_worse', 'equivalent')
+    missing = needs and not (margin is not None and margin > 0)
+    out = dict(label=label or ' vs '.join(f"`{n}`" for n in names[::-1]), claim=claim, arms=list(names),
+               margin=None if missing else margin, seeds=common, left_out=left_out, baseline=baseline,
+               values=[runs[n][s] for n in names for s in common])
+    if not common:
+        return {**out, 'verdict': SMOKE if scale == 'smoke' else FEW_SEEDS, 'n': 0, 'steps': [], 'deltas': [], 'step_verdicts': []}
+    arms = [{s: runs[n][s] for s in common} for n in names]
+    # a rule that needs a margin, without one: the guards still speak; the rule does not (no margin is made up)
+    r = judge('better' if missing else claim, arms, None if missing else margin, baseline=baseline,
+              learned_margin=LEARNED_MARGIN, scale=scale)
+    v = r['verdict']
+    if missing and v not in GUARDS: v = NO_MARGIN
+    deltas = [[b[s] - a[s] for s in common] for a, b in zip(arms[:-1], arms[1:])]
+    step_claim = 'better' if claim == 'monotone' else claim
+    steps = [v if v in GUARDS or v == NO_MARGIN else step_verdict(step_claim, MeanCI(**c), margin) for c in r['steps']]
+    return {**out, 'verdict': v, 'n': r['n'], 'steps': r['steps'], 'deltas': deltas, 'step_verdicts': steps}
+
+def combine(verdicts) -> str:
+    "One verdict for a claim of several parts: a guard first; then not held if any part is not held, held if all are."
+    vs = list(verdicts)
+    for g in GUARDS:
+        if g in vs: return g
+    if NOT_HELD in vs: return NOT_HELD
+    if vs and all(v == HELD for v in vs): return HELD
+    return NO_MARGIN if NO_MARGIN in vs else INCONCLUSIVE
+
+def _sgn(x: float, d: int = 3) -> str: return f"{x:+.{d}f}" if math.isfinite(x) else '—'
+
+def _ci(s: dict) -> str: return f"[{s['lo']:+.3f}, {s['hi']:+.3f}]" if math.isfinite(s['lo']) and math.isfinite(s['hi']) else '—'
+
+def _margin_cell(c: dict) -> str:
+    if c['margin']: return f"{c['margin']:.3f}"
+    return 'none fixed' if c['claim'] in ('no_worse', 'equivalent') else '0 (none fixed)'
+
+def comparisons_table(comps: list[dict]) -> str:
+    "The comparisons of a section: claim, margin, paired Δ (arm − reference) with its 95 % interval, per-seed Δs, verdict."
+    rows = []
+    ds = lambda seeds, d: ', '.join(f"s{s} {x:+.3f}" for s, x in zip(seeds, d))
+    for c in comps:
+        if c['claim'] == 'monotone':
+            rows.append([' → '.join(f"`{a}`" for a in c['arms']), 'monotone', _margin_cell(c), '', '', c['n'], '', f"**{c['verdict']}**"])
+            for a, b, s, d, v in zip(c['arms'], c['arms'][1:], c['steps'], c['deltas'], c['step_verdicts']):
+                rows.append([f"  step `{b}` vs `{a}`", 'better', _margin_cell(c), _sgn(s['mean']), _ci(s), s['n'], ds(c['seeds'], d), v])
+        else:
+            s = c['steps'][0] if c['steps'] else None
+            rows.append([c['label'], c['claim'], _margin_cell(c), _sgn(s['mean']) if s else '—', _ci(s) if s else '—', c['n'],
+                         ds(c['seeds'], c['deltas'][0]) if s else '—', f"**{c['verdict']}**"])
+    header = ['comparison', 'claim', 'margin (bpc)', 'Δ mean (arm − reference, bpc)', '95 % CI', 'n', 'per-seed Δs', 'verdict']
+    return md_table(header, rows, 'lllrrrll')
+
+def _why(c: dict) -> str:
+    "Why comparison `c` got its verdict, in words and numbers."
+    v, n = c['verdict'], c['n']
+    if v == SMOKE: return 'smoke scale: not judged'
+    if v == FEW_SEEDS: return f"{n} paired seed{'s' if n != 1 else ''}, {MIN_SEEDS} needed"
+    if v == UNDER_TRAINED:
+        bar = c['baseline'] - LEARNED_MARGIN
+        k = sum(x >= bar for x in c['values'])
+        return (f"{k} of {len(c['values'])} runs do not beat the best n-gram baseline, {c['baseline']:.3f} bpc, by "
+                f"{LEARNED_MARGIN} bpc; the best run reaches {min(c['values']):.3f}")
+    if v == NO_MARGIN: return f"'{c['claim']}' needs a margin, and these results' config fixes none"
+    m = c['margin'] or 0.
+    if c['claim'] == 'monotone':
+        return 'steps ' + '; '.join(f"{b} − {a} {s['mean']:+.3f} {_ci(s)}" for a, b, s in zip(c['arms'], c['arms'][1:], c['steps'])) \
+               + f" (margin {m:.3f}, n = {n})"
+    s = c['steps'][0]
+    rule = {'no_worse': f"held if hi < {m:.3f}, not held if lo > {m:.3f}",
+            'better': f"held if hi < 0, not held if lo > {-m:.3f}"}.get(c['claim'], '')
+    return f"Δ = {s['mean']:+.3f} bpc, 95 % CI {_ci(s)}, n = {n}; {rule}"
+
+def _reason(comps: list[dict], extra: list[dict] = ()) -> str:
+    "The verdict line of a section: each comparison's verdict and why, and the seeds left out of the pairing."
+    out = [f"{c['label']}: {c['verdict']} ({_why(c)})" for c in comps]
+    if extra: out.append('reported, not part of the verdict: ' + ', '.join(f"{c['label']} {c['verdict']}" for c in extra))
+    lo = {f"{a} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}" for c in [*comps, *extra] for a, s in c['left_out'].items()}
+    if lo: out.append('left out of the pairing (not held by every compared arm): ' + '; '.join(sorted(lo)))
+    return '; '.join(out)
+
+def _delta_summary(c: dict) -> str:
+    "'Δ = +0.007 bpc [−0.05, +0.06] (3 seeds)' for the summary table."
+    if not c['steps']: return f"no paired seeds"
+    s = c['steps'][0]
+    ci = f" [{s['lo']:+.3f}, {s['hi']:+.3f}]" if math.isfinite(s['lo']) and math.isfinite(s['hi']) else ''
+    return f"Δ = {s['mean']:+.3f} bpc{ci} ({c['n']} seed{'s' if c['n'] != 1 else ''})"
+
+def lm_table(results: list[dict], metric: str = 'valid_bpc', baseline: dict | None = None) -> tuple[str, dict]:
+    "Markdown table of final validation bpc per arm (mean ± std over seeds; `baseline`: an n-gram row), and the per-arm `Stat`s."
     S = aggregate(results, lambda r: r['arm'], lambda r: _final(r, metric))
     T = aggregate(results, lambda r: r['arm'], lambda r: r['metrics'].get('s_per_step'))
     TL = aggregate(results, lambda r: r['arm'], final_train_bpc)
     P = {r['arm']: r['metrics'].get('n_params') for r in results}
-    rows = [[f"`{a}`", spec.get('family', ''), S[a].fmt(3) if a in S else 'n/a', TL[a].fmt(3) if a in TL else '—',
-             S[a].n if a in S else 0, f"{P.get(a) or 0:,}", T[a].fmt(3) if a in T else 'n/a']
-            for a, spec in cfg['arms'].items() if a in S]
+    fam = {a: spec.get('family', '') for r in results for a, spec in r['config'].get('arms', {}).items()}
+    rows = [[f"`{a}`", fam.get(a, ''), S[a].fmt(3), TL[a].fmt(3) if a in TL else '—', S[a].n, f"{P.get(a) or 0:,}",
+             T[a].fmt(3) if a in T else '—'] for a in _arm_order(results) if a in S]
+    if baseline: rows.append([f"*{_gram(baseline['best_order'])} baseline*", 'Kneser-Ney counts', f"{baseline['best_bpc']:.3f}",
+                              '—', '—', '—', '—'])
     header = ['arm', 'model', f'valid {metric.split("_")[-1]}', 'train bpc (end)', 'seeds', 'params', 's / step']
     return md_table(header, rows), S
 
@@ -236,6 +390,20 @@ def final_train_bpc(r) -> float | None:
     "Smoothed training loss at the last curve point, in bits per character."
     tl = [v for v in r['curves'].get('train_loss') or [] if v is not None]
     return tl[-1] / math.log(2) if tl else None
+
+def eval_table(results: list[dict]) -> str:
+    "Valid bpc of each training arm (rows) evaluated with other attention (columns; `metrics.eval_bpc`), mean over seeds; '' if none."
+    E, own = {}, aggregate(results, lambda r: r['arm'], _final)
+    for r in results:
+        for e, v in (r['metrics'].get('eval_bpc') or {}).items():
+            if v is not None: E.setdefault(r['arm'], {}).setdefault(e, []).append(v)
+    if not E: return ''
+    order = [e for r in results for e in r['config'].get('eval_attention') or ()]
+    evals = list(dict.fromkeys(order + sorted({e for d in E.values() for e in d}, key=lambda e: (e == 'full', _n(e)))))
+    rows = [[f"`{a}`", own[a].fmt(3) if a in own else '—'] + [f"{np.mean(E[a][e]):.3f}" if e in E[a] else '—' for e in evals]
+            + [max(len(v) for v in E[a].values())] for a in _arm_order(results) if a in E]
+    return ('Valid bpc of the LSH-trained arms evaluated with other attention (same weights; mean over seeds):\n\n'
+            + md_table(['trained with \\ evaluated with', 'own'] + evals + ['seeds'], rows))
 
 def _lm_intro(results) -> str:
     c = results[0]['config']; m = c['model']
@@ -254,60 +422,112 @@ def _ref_lines(R: dict) -> str:
         out.append(f"* {name}: {v.get('note', '')}" + (f" Verdict there: *{v['verdict']}*." if v.get('verdict') else ''))
     return '\n'.join(out)
 
-def section_pair(results: list[dict], ref: dict, task: str, base: str, variant: str, title: str) -> Section:
-    "A 'variant is not worse than baseline' claim (shared-QK, reversible)."
-    R = ref.get(task, {})
-    table, S = lm_table(results)
-    body = _lm_intro(results) + table + '\n\n' + _ref_lines(R)
-    if base not in S or variant not in S: return Section(task, title, R.get('claim', ''), body, NOT_RUN, 'an arm is missing')
-    ok, diff, tol = not_worse(S[variant], S[base])
-    learned = S[base].mean < LEARNED_BPC
-    verdict = INCONCLUSIVE if not learned else (HELD if ok else FAILED)
-    reason = (f"{variant} − {base} = {diff:+.3f} bpc (tolerance {tol:.3f}: 2 standard errors, at least 0.02)"
-              + ('' if learned else '; the baseline did not learn'))
-    ours = f"Δ = {diff:+.3f} bpc ({S[base].n} seed{'s' if S[base].n != 1 else ''})"
+@dataclass
+class _LM:
+    "What every enwik8 section needs: per-seed bpc, the margin, the scale, the n-gram guard."
+    runs: dict
+    margin: float | None
+    scale: str
+    guard: float | None          # best n-gram bpc when the baseline applies to these runs
+    baseline: dict | None
+
+def _lm(results: list[dict], baseline: dict | None) -> _LM:
+    cfg = results[0]['config']
+    ok = _baseline_applies(baseline, cfg)
+    return _LM(per_seed(results), lm_margin(results), cfg.get('scale') or results[0].get('scale'),
+               baseline['best_bpc'] if ok else None, baseline if ok else None)
+
+def _lm_body(results, R, L: _LM, baseline, comps, extra=(), more='') -> str:
+    table, _ = lm_table(results, baseline=L.baseline)
+    return (_lm_intro(results) + table + '\n\n' + baseline_line(baseline, results[0]['config']) + '\n\n'
+            + comparisons_table([*comps, *extra]) + '\n\n' + (more + '\n\n' if more else '') + _ref_lines(R))
+
+def section_pair(results: list[dict], ref: dict, task: str, base: str, variant: str, title: str,
+                 baseline: dict | None = None) -> Section:
+    "A 'variant is no worse than baseline' claim (shared-QK, reversible), judged with the margin of the results' config."
+    R, L = ref.get(task, {}), _lm(results, baseline)
+    if base not in L.runs or variant not in L.runs:
+        return Section(task, title, R.get('claim', ''), _lm_body(results, R, L, baseline, []), NOT_RUN, 'an arm is missing')
+    c = compare('no_worse', [base, variant], L.runs, L.margin, L.guard, L.scale, label=f"`{variant}` vs `{base}`")
     rep = R.get('repro2020', {})
     rep_s = (f"Δ ≈ +{rep['bpc_gap']} bpc; " if rep.get('bpc_gap') else '') + (rep.get('verdict') or '—')
-    return Section(task, title, R.get('claim', ''), body, verdict, reason, _summary(R, 'paper'), rep_s, ours)
+    sec = Section(task, title, R.get('claim', ''), _lm_body(results, R, L, baseline, [c]), c['verdict'], _reason([c]),
+                  _summary(R, 'paper'), rep_s, _delta_summary(c))
+    sec.comparisons = [c]
+    return sec
 
-def section_n_hashes(results: list[dict], ref: dict) -> Section:
-    R = ref.get('n_hashes', {})
-    table, S = lm_table(results)
-    body = _lm_intro(results) + table + '\n\n' + _ref_lines(R)
-    lsh = sorted((a for a in S if a.startswith('lsh-')), key=_n)
-    if not lsh: return Section('n_hashes', 'Fig. 4 — hashing rounds', R.get('claim', ''), body, NOT_RUN, 'no LSH arms')
-    vals = [S[a].mean for a in lsh]
-    tol = max(0.02, 2 * max(S[a].std for a in lsh))
-    improves = monotone(vals, decreasing=True, tol=tol) and vals[-1] < vals[0]
-    close = 'full' in S and not_worse(S[lsh[-1]], S['full'])[0]
-    verdict = HELD if improves and close else (PARTLY if improves or close else FAILED)
-    if min(vals) > LEARNED_BPC: verdict = INCONCLUSIVE
-    reason = ('bpc by hashes: ' + ', '.join(f"{a} {S[a].mean:.3f}" for a in lsh) +
-              (f"; full attention {S['full'].mean:.3f}" if 'full' in S else '') +
-              f"; monotone within {tol:.3f}: {improves}; {lsh[-1]} within tolerance of full: {close}")
-    ours = ', '.join(f"{a}: {S[a].mean:.2f}" for a in lsh) + (f", full: {S['full'].mean:.2f}" if 'full' in S else '')
-    return Section('n_hashes', TITLES['n_hashes'], R.get('claim', ''), body, verdict, reason,
-                   _summary(R, 'paper'), R.get('repro2020', {}).get('verdict', '—'), ours)
+def section_n_hashes(results: list[dict], ref: dict, baseline: dict | None = None) -> Section:
+    "Fig. 4: (a) bpc falls with the number of hashes, (b) the most hashes are no worse than full attention; vs `local`: reported."
+    R, L = ref.get('n_hashes', {}), _lm(results, baseline)
+    lsh = sorted((a for a in L.runs if a.startswith('lsh-')), key=_n)
+    if not lsh:
+        return Section('n_hashes', TITLES['n_hashes'], R.get('claim', ''), _lm_body(results, R, L, baseline, []), NOT_RUN, 'no LSH arms')
+    parts = []
+    if len(lsh) > 1: parts.append(compare('monotone', lsh, L.runs, L.margin, L.guard, L.scale, label='more hashes, lower bpc'))
+    if 'full' in L.runs: parts.append(compare('no_worse', ['full', lsh[-1]], L.runs, L.margin, L.guard, L.scale,
+                                              label=f"`{lsh[-1]}` vs `full`"))
+    extra = [compare('better', ['local', a], L.runs, L.margin, L.guard, L.scale, label=f"`{a}` vs `local`")
+             for a in lsh] if 'local' in L.runs else []
+    verdict = combine(c['verdict'] for c in parts) if parts else INCONCLUSIVE
+    reason = _reason(parts, extra) if parts else 'one LSH arm and no full attention: nothing to compare'
+    S = {a: Stat.of(v.values()) for a, v in L.runs.items()}
+    ours = ', '.join(f"{a}: {S[a].mean:.2f}" for a in [*lsh, 'full', 'local'] if a in S)
+    body = _lm_body(results, R, L, baseline, parts, extra, eval_table(results))
+    sec = Section('n_hashes', TITLES['n_hashes'], R.get('claim', ''), body, verdict, reason,
+                  _summary(R, 'paper'), R.get('repro2020', {}).get('verdict', '—'), ours)
+    sec.comparisons = parts + extra
+    return sec
 
-def section_n_layers(results: list[dict], ref: dict) -> Section:
-    R = ref.get('n_layers', {})
-    table, S = lm_table(results)
-    body = _lm_intro(results) + table + '\n\n' + _ref_lines(R)
-    arms = sorted(S, key=lambda a: int(a.split('-')[-1]))
-    vals = [S[a].mean for a in arms]
-    tol = max(0.02, 2 * max(S[a].std for a in arms))
-    better = len(vals) > 1 and monotone(vals, decreasing=True, tol=tol) and vals[-1] < vals[0]
-    verdict = INCONCLUSIVE if min(vals) > LEARNED_BPC else HELD if better else FAILED
+def section_n_layers(results: list[dict], ref: dict, baseline: dict | None = None) -> Section:
+    "Fig. 5 left: (a) bpc falls with depth (layers-1, 2, 4), (b) four layers beat one layer of the same size (`wide-1`)."
+    R, L = ref.get('n_layers', {}), _lm(results, baseline)
+    deep = sorted((a for a in L.runs if re.fullmatch(r'layers-\d+', a)), key=lambda a: int(a.split('-')[1]))
+    parts = []
+    if len(deep) > 1: parts.append(compare('monotone', deep, L.runs, L.margin, L.guard, L.scale, label='deeper, lower bpc'))
+    if 'wide-1' in L.runs and 'layers-4' in L.runs:
+        parts.append(compare('better', ['wide-1', 'layers-4'], L.runs, L.margin, L.guard, L.scale, label='`layers-4` vs `wide-1`'))
+    verdict = combine(c['verdict'] for c in parts) if parts else INCONCLUSIVE
+    reason = _reason(parts) if parts else 'fewer than two depths: nothing to compare'
     TL = aggregate(results, lambda r: r['arm'], final_train_bpc)
-    reason = 'valid bpc by depth: ' + ', '.join(f"{a} {S[a].mean:.3f}" for a in arms)
-    if all(a in TL for a in arms): reason += '; training bpc at the end: ' + ', '.join(f"{a} {TL[a].mean:.3f}" for a in arms)
-    if not better and all(a in TL for a in arms) and not monotone([TL[a].mean for a in arms], decreasing=True, tol=tol):
-        reason += (f" — deeper models also fit the training data worse, i.e. they are further from convergence after "
-                   f"{results[0]['config']['steps']} steps (an under-training effect, not a capacity one)")
+    arms = [a for a in _arm_order(results) if a in L.runs]
+    if deep and all(a in TL for a in deep):
+        reason += '; training bpc at the end: ' + ', '.join(f"{a} {TL[a].mean:.3f}" for a in deep)
+        if verdict != HELD and not monotone([TL[a].mean for a in deep], decreasing=True):
+            reason += (f" — deeper models also fit the training data worse, i.e. they are further from convergence after "
+                       f"{results[0]['config']['steps']} steps (an under-training effect, not a capacity one)")
+    S = {a: Stat.of(v.values()) for a, v in L.runs.items()}
     p = R.get('paper', {})
-    return Section('n_layers', TITLES['n_layers'], R.get('claim', ''), body, verdict, reason,
-                   f"12 layers: {p.get('bpc_12_layers_20k_steps')} bpc @20K steps, {p.get('bpc_12_layers_tuned')} tuned",
-                   R.get('repro2020', {}).get('verdict', '—'), ', '.join(f"{a}: {S[a].mean:.2f}" for a in arms))
+    sec = Section('n_layers', TITLES['n_layers'], R.get('claim', ''), _lm_body(results, R, L, baseline, parts), verdict, reason,
+                  f"12 layers: {p.get('bpc_12_layers_20k_steps')} bpc @20K steps, {p.get('bpc_12_layers_tuned')} tuned",
+                  R.get('repro2020', {}).get('verdict', '—'), ', '.join(f"{a}: {S[a].mean:.2f}" for a in arms))
+    sec.comparisons = parts
+    return sec
+
+VERDICT_RULES = """The enwik8 claims (Fig. 3, Fig. 4, Fig. 5 left) are judged by one set of rules, fixed before any run \
+(`reformer_repro.exp.stats`); the other claims state their own rules in their sections.
+
+- **Paired by seed.** For every seed that each compared arm was trained with, Δ = arm − reference in validation \
+bpc (Δ > 0: the arm is worse). A seed affects the data order and the initial weights of both arms alike, so the \
+difference removes that shared luck. Seeds that not every compared arm holds are left out, and the section says which.
+- **95 % interval.** The mean of the per-seed Δs with its Student-t interval [lo, hi] (n − 1 degrees of freedom).
+- **Margin m.** The largest difference that counts as none, in bpc, fixed in each task's config before the runs and \
+read from the results' own saved config. Where a rule needs a margin and the config has none, the verdict is \
+*inconclusive (no margin fixed before the runs)*: no margin is chosen after seeing the results.
+- **better** (m = 0 when none is fixed): held if hi < 0; not held if lo > −m (an improvement of m or more is ruled \
+out); otherwise inconclusive.
+- **no_worse**: held if hi < m; not held if lo > m; otherwise inconclusive.
+- **monotone** (arms in the claimed order; each step Δ = next − previous): held if every step is held under \
+*better*; not held if some step is not held under *better* with the Bonferroni interval at 1 − 0.05/k for k steps; \
+otherwise inconclusive.
+- A bound exactly on a threshold counts as inconclusive.
+- **Guards, checked first.** At the smoke scale nothing is judged (*smoke: not judged*). Fewer than 3 paired seeds: \
+*inconclusive (n<3)*. Any run of a compared arm that does not beat the best n-gram baseline of the same bytes \
+(Kneser-Ney byte models fitted on the training split) by 0.05 bpc: *inconclusive (under-trained)* — a model that \
+has not learned more than byte statistics says little about its architecture. Without a baseline file this guard is \
+skipped, and the section says so.
+- **Claims of several parts** (Fig. 4: hashes and full attention; Fig. 5 left: depth and the same-size one-layer \
+control): held if every part is held, not held if any part is not held, otherwise inconclusive; a guarded verdict of \
+any part comes first. Comparisons reported beside the claim (LSH against local attention) do not enter its verdict."""
 
 # %% ../../nbs/44_exp_report.ipynb #7b8dcf25
 def _wmt_paper(p: dict) -> str:
@@ -453,20 +673,36 @@ def plot_table2(sec: Section, path) -> Path:
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return _save(fig, path)
 
-def plot_bpc_curves(by_task: dict, path) -> Path:
-    "Validation bpc vs step, mean over seeds, one panel per enwik8 task."
+def plot_bpc_curves(by_task: dict, path, baseline: dict | None = None) -> Path:
+    """Validation bpc vs step, one panel per enwik8 task: the mean over seeds (line) and their range (band, min to max).
+    The y-axis spans the points after the first evaluation, so that the arms' differences show; `baseline` (the
+    n-gram baselines) is drawn where it falls inside that range, named in the panel otherwise."""
     plt = _plt()
     tasks = [t for t in LM_TASKS if by_task.get(t)]
     fig, axs = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
     for ax, t in zip(axs[0], tasks):
-        for arm in by_task[t][0]['config']['arms']:
+        seen = []
+        for arm in _arm_order(by_task[t]):
             rs = [r for r in by_task[t] if r['arm'] == arm and r['curves'].get('valid_bpc')]
             if not rs: continue
             n = min(len(r['curves']['valid_bpc']) for r in rs)
             steps = rs[0]['curves']['step'][:n]
-            y = np.mean([r['curves']['valid_bpc'][:n] for r in rs], 0)
-            ax.plot(steps, y, 'o-', ms=3, label=f"{arm} (n={len(rs)})")
-        ax.set_title(t, fontsize=10); ax.set_xlabel('step'); ax.grid(alpha=.3); ax.legend(fontsize=7)
+            Y = np.array([[np.nan if v is None else v for v in r['curves']['valid_bpc'][:n]] for r in rs], dtype=float)
+            lo, mid, hi = np.nanmin(Y, 0), np.nanmean(Y, 0), np.nanmax(Y, 0)
+            line, = ax.plot(steps, mid, 'o-', ms=3, label=f"{arm} (n={len(rs)})")
+            if len(rs) > 1: ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=.2, lw=0)
+            k = 1 if n > 1 else 0                        # leave out the first evaluation (the untrained model)
+            seen += [*lo[k:], *hi[k:]]
+        seen = [v for v in seen if np.isfinite(v)]
+        if seen:
+            y0, y1 = min(seen), max(seen)
+            pad = max(0.05 * (y1 - y0), 0.01)
+            ax.set_ylim(y0 - pad, y1 + pad)
+            if baseline:
+                b, name = baseline['best_bpc'], f"{_gram(baseline['best_order'])} baseline"
+                if y0 - pad <= b <= y1 + pad: ax.axhline(b, color='k', ls='--', lw=1, label=f"{name} {b:.2f}")
+                else: ax.text(0.02, 0.02, f"{name}: {b:.2f} bpc (off the axis)", transform=ax.transAxes, fontsize=7)
+        ax.set_title(f"{t}: mean and range over seeds", fontsize=10); ax.set_xlabel('step'); ax.grid(alpha=.3); ax.legend(fontsize=7)
     axs[0][0].set_ylabel('validation bpc')
     fig.tight_layout()
     return _save(fig, path)
@@ -501,8 +737,8 @@ def plot_memory(results: list[dict], path) -> Path:
 
 # %% ../../nbs/44_exp_report.ipynb #ad673872
 SECTIONS = {'synthetic': section_synthetic,
-            'shared_qk': lambda rs, ref: section_pair(rs, ref, 'shared_qk', 'full', 'shared_qk', TITLES['shared_qk']),
-            'reversible': lambda rs, ref: section_pair(rs, ref, 'reversible', 'standard', 'reversible', TITLES['reversible']),
+            'shared_qk': lambda rs, ref, **kw: section_pair(rs, ref, 'shared_qk', 'full', 'shared_qk', TITLES['shared_qk'], **kw),
+            'reversible': lambda rs, ref, **kw: section_pair(rs, ref, 'reversible', 'standard', 'reversible', TITLES['reversible'], **kw),
             'n_hashes': section_n_hashes, 'n_layers': section_n_layers, 'wmt': section_wmt,
             'speed': section_speed, 'memory': section_memory}
 
@@ -523,7 +759,8 @@ def build_sections(results_dir, scale: str, ref: dict, tasks=TASKS) -> list[Sect
             secs.append(Section(task, TITLES[task], R.get('claim', ''), '', NOT_RUN, f"skipped: {why}" if why else
                                 f"not run at this scale (`reformer-repro run {task} --scale {scale}`)"))
             continue
-        try: sec = SECTIONS[task](rs, ref)
+        kw = dict(baseline=load_ngram_baseline(results_dir, scale)) if task in LM_TASKS else {}   # the under-trained guard
+        try: sec = SECTIONS[task](rs, ref, **kw)
         except Exception as e:
             why = f"Could not summarise the results: `{type(e).__name__}: {e}`"
             sec = Section(task, TITLES[task], R.get('claim', ''), why, INCONCLUSIVE, 'report error')
@@ -555,7 +792,7 @@ def render_report(results_dir=None, scale: str | None = None, out=None, referenc
                 figs['memory'] = plot_memory(by_task['memory'], plots/'memory_vs_depth.png')
         except Exception as e: warnings.warn(f"plot for {s.task} failed: {e}")
     if any(by_task[t] for t in LM_TASKS):
-        figs['lm'] = plot_bpc_curves(by_task, plots/'bpc_curves.png')
+        figs['lm'] = plot_bpc_curves(by_task, plots/'bpc_curves.png', load_ngram_baseline(results_dir, scale))
     rel = lambda p: os.path.relpath(p, out.parent)
     allr = [r for rs in by_task.values() for r in rs]
     compute = sum(r.get('wall_time_s') or 0 for r in allr if not r.get('reused_from'))
@@ -575,6 +812,7 @@ def render_report(results_dir=None, scale: str | None = None, out=None, referenc
     lines += ['## Summary', '', md_table(['claim', 'paper', '2020 reproduction', 'ours', 'verdict'],
               [[f"[{s.title}](#{_anchor(s.title)})", s.paper, s.repro2020, s.ours, f"**{s.verdict}**"] for s in secs],
               'lllll'), '']
+    if any(s.task in LM_TASKS and s.verdict != NOT_RUN for s in secs): lines += ['### How verdicts are decided', '', VERDICT_RULES, '']
     plot_for = {'synthetic': 'synthetic', 'speed': 'speed', 'memory': 'memory'}
     for s in secs:
         lines += [f"## {s.title}", '', f"*Claim.* {s.claim}", '']
@@ -640,7 +878,7 @@ def plot_task(results_dir, scale: str, task: str, path=None, reference=None) -> 
     if task == 'synthetic': return plot_table2(task_section(results_dir, scale, task, reference), path)
     if task == 'speed': return plot_speed(rs, path)
     if task == 'memory': return plot_memory(rs, path)
-    if task in LM_TASKS: return plot_bpc_curves({task: rs}, path)
+    if task in LM_TASKS: return plot_bpc_curves({task: rs}, path, load_ngram_baseline(results_dir, scale))
     return None
 
 def _anchor(title: str) -> str:
