@@ -385,7 +385,7 @@ def _lm_scales(arms_paper, arms_small, paper_extra=None, cpu_extra=None, smoke_e
                  eval_every=1000, eval_batches=8, seeds=1, prefix_bytes=None,
                  notes='paper hyper-parameters (3 layers, d 1024, d_ff 4096, 8 heads, batch 8, enwik8-64K, Adafactor); '
                        'steps and lr are not stated in the paper and are placeholders')
-    cpu = dict(model=_CPU_LM, arms=arms_small, prefix_bytes=PREFIX_1M, seeds=5, seq_len=256, bs=16, steps=3000, lr=3e-3,
+    cpu = dict(model=_CPU_LM, arms=arms_small, prefix_bytes=PREFIX_1M, seeds=3, seq_len=256, bs=16, steps=5000, lr=3e-3,
                eval_every=500, eval_batches=20, margin=0.04,
                notes='prefix-scale: first 1 MB of enwik8 split 90/5/5, bpc not comparable to the paper; sized so that '
                      'every arm beats the best n-gram count model of the same bytes (6-gram Kneser-Ney, 2.17 bpc)')
