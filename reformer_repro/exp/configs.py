@@ -376,7 +376,7 @@ CONFIG_CLASSES = {'synthetic': SyntheticConfig, 'shared_qk': SharedQKConfig, 're
 
 # %% ../../nbs/40_exp_configs.ipynb #2c286c67
 _PAPER_LM = dict(d_model=1024, d_ff=4096, n_heads=8, n_layers=3, dropout=0.1, max_seq_len=65536, pos_enc='axial')
-_CPU_LM = dict(d_model=128, d_ff=512, n_heads=2, n_layers=2, dropout=0.0, pos_enc='absolute')
+_CPU_LM = dict(d_model=128, d_ff=512, n_heads=2, n_layers=2, dropout=0.05, pos_enc='absolute')
 _SMOKE_LM = dict(d_model=32, d_ff=64, n_heads=2, n_layers=1, dropout=0.0, pos_enc='absolute')
 PREFIX_1M = 1_000_000
 
