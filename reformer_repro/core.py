@@ -6,14 +6,14 @@ Docs: https://reformer-repro.github.io/reformer_repro/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2b8db798
 from __future__ import annotations
-import os, random, math
+import os, random, math, numbers
 from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['exists', 'default', 'check_tokens', 'check_divisible', 'mask_value', 'self_mask_value', 'causal_mask',
+__all__ = ['exists', 'default', 'check_tokens', 'check_int', 'check_divisible', 'mask_value', 'self_mask_value', 'causal_mask',
            'padding_to_attn_mask', 'seed_everything', 'make_generator', 'module_generators', 'RNGState', 'n_params',
            'pad_to_multiple', 'find_shared_data']
 
@@ -39,11 +39,21 @@ def check_tokens(x: Tensor, max_seq_len: int | None = None, vocab_sz: int | None
     if exists(max_seq_len) and x.shape[1] > max_seq_len:
         raise ValueError(f"sequence length {x.shape[1]} of {name} exceeds max_seq_len={max_seq_len}; "
                          f"build the model with a larger max_seq_len or crop the input")
-    if exists(vocab_sz) and x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_sz):
-        raise ValueError(f"{name} has token ids outside [0, {vocab_sz}): min {int(x.min())}, max {int(x.max())}")
+    if exists(vocab_sz) and x.numel():
+        lo, hi = torch.stack(torch.aminmax(x)).tolist()          # one reduction, one host sync on CUDA
+        if lo < 0 or hi >= vocab_sz: raise ValueError(f"{name} has token ids outside [0, {vocab_sz}): min {lo}, max {hi}")
     return x
 
 # %% ../nbs/00_core.ipynb #5306b04a
+def check_int(name: str, value, low: int | None = 1, none: bool = False) -> None:
+    """Raise a `ValueError` naming setting `name` unless `value` is an integer (a bool or a float is not) `>= low`
+    (`low=None`: any integer); None passes where the setting is optional (`none`)."""
+    if value is None and none: return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}={value!r} must be an integer" + ('' if low is None else f' >= {low}')
+                         + (' or None' if none else ''))
+    if exists(low) and value < low: raise ValueError(f"{name}={value} must be >= {low}")
+
 def check_divisible(value: int, by: int, what: str, by_what: str, fix: str = '') -> None:
     "Raise a `ValueError` naming both quantities when `value` is not a multiple of `by`."
     if value % by != 0:

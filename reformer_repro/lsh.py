@@ -8,7 +8,7 @@ Docs: https://reformer-repro.github.io/reformer_repro/lsh.html.md"""
 
 # %% ../nbs/04_lsh.ipynb #a15c842b
 from __future__ import annotations
-import math, numbers
+import math
 from dataclasses import dataclass, fields, asdict, replace
 import torch
 from torch import nn, Tensor
@@ -89,15 +89,6 @@ def lsh_sizes(n: int, bucket_size: int = 64, chunk_len: int | None = None,
     return n_pad, chunk_len, n_buckets
 
 # %% ../nbs/04_lsh.ipynb #b9e50c40
-def _check_int(name: str, value, low: int | None = 1, none: bool = False) -> None:
-    """Raise a `ValueError` naming the setting `name` and its value unless `value` is an integer (a bool or a float is
-    not) `>= low` (`low=None`: any integer); None passes where the setting is optional (`none`)."""
-    if value is None and none: return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}={value!r} must be an integer" + ('' if low is None else f' >= {low}')
-                         + (' or None' if none else ''))
-    if exists(low) and value < low: raise ValueError(f"{name}={value} must be >= {low}")
-
 _lsh_int_settings = dict(bucket_size=1, n_hashes=1, chunk_len=1, n_chunks_before=0, n_chunks_after=0)   # lowest values
 
 def _check_lookback(lookback: str, duplicate_correction: bool, n_hashes: int = 2):
@@ -127,8 +118,7 @@ class LSHSettings:
     combine: str = 'softmax'              # rounds by softmax of their log-sum-exps (eq. 13), or 'trax' arithmetic
 
     def __post_init__(self):
-        if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
-        for name, low in _lsh_int_settings.items(): _check_int(name, getattr(self, name), low, none=name == 'chunk_len')
+        for name, low in _lsh_int_settings.items(): check_int(name, getattr(self, name), low, none=name == 'chunk_len')
         if isinstance(self.n_buckets, list): self.n_buckets = tuple(self.n_buckets)
         lsh_sizes(1, self.bucket_size, self.chunk_len, self.n_buckets)                # validates the sizes
         if self.n_buckets is None and exists(self.chunk_len) and self.chunk_len % (2 * self.bucket_size):
@@ -422,7 +412,7 @@ def lsh_attention(qk: Tensor, v: Tensor, rotations: Tensor | None = None, *, buc
     _check_lsh_inputs(qk, v, key_padding_mask, rotations, buckets, n_chunks_before, n_chunks_after, dropout_p)
     for name, val, low in (('bucket_size', bucket_size, 1), ('n_hashes', n_hashes, 1), ('chunk_len', chunk_len, 1),
                            ('n_chunks_before', n_chunks_before, 0), ('n_chunks_after', n_chunks_after, 0)):
-        _check_int(name, val, low, none=name in ('n_hashes', 'chunk_len'))
+        check_int(name, val, low, none=name in ('n_hashes', 'chunk_len'))
     _check_scoring(key_norm, combine)
     factors = _bucket_factors(n_buckets) if isinstance(n_buckets, (tuple, list)) else None
     if exists(factors): n_buckets = factors
@@ -478,7 +468,7 @@ class LSHSelfAttention(nn.Module):
         "Hash rounds; a plain setting, changed at evaluation time with the same weights (paper Table 2)."
         return self.lsh.n_hashes
     @n_hashes.setter
-    def n_hashes(self, n: int): _check_int('n_hashes', n); self.lsh.n_hashes = n
+    def n_hashes(self, n: int): check_int('n_hashes', n); self.lsh.n_hashes = n
 
     def draw_rotations(self, seq_len: int, device=None) -> Tensor:
         "Fresh rotations (n_heads, n_hashes, d_head, n_buckets//2) for `seq_len` positions, from `self.generator`."
@@ -497,8 +487,7 @@ class LSHSelfAttention(nn.Module):
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected x of shape (batch, seq_len, {self.d_model}), got {tuple(x.shape)}")
         if x.shape[1] == 0: raise ValueError(f"seq_len must be >= 1, got {x.shape[1]}")
-        if self.n_hashes < 1: raise ValueError(f"n_hashes must be >= 1, got {self.n_hashes}")
-        _check_int('n_hashes', self.n_hashes)                                  # also when set through self.lsh
+        check_int('n_hashes', self.n_hashes)                                   # also when set through self.lsh
         if exists(self.fixed_rotations) and not exists(buckets) and not exists(rotations):
             rotations = self.fixed_rotations.to(x.device)
         if exists(state) and 'buckets' in state: rotations, buckets = None, state['buckets']

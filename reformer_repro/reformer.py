@@ -18,7 +18,7 @@ from .core import *
 from .layers import *
 from .transformer import *
 from .reversible import *
-from .lsh import LSHSelfAttention, lsh_attention, hash_vectors, unit_keys, _check_int
+from .lsh import LSHSelfAttention, lsh_attention, hash_vectors, unit_keys
 
 # %% auto #0
 __all__ = ['REFORMER_FF_CHUNK', 'PRESETS', 'LSHLM', 'ReversibleLM', 'ReformerLM', 'ReversibleTransformer', 'ReformerEncDec',
@@ -69,7 +69,7 @@ class ReformerEncDec(Transformer):
 # %% ../nbs/07_reformer.ipynb #fb502437
 def set_n_hashes(model: nn.Module, n_hashes: int) -> int:
     "Set the number of hash rounds of every `LSHSelfAttention` in `model`; returns how many layers changed."
-    _check_int('n_hashes', n_hashes)                                    # an integer >= 1: no float, no bool
+    check_int('n_hashes', n_hashes)                                    # an integer >= 1: no float, no bool
     layers = [m for m in model.modules() if isinstance(m, LSHSelfAttention)]
     if not layers: raise ValueError(f"{type(model).__name__} has no LSH attention layers (build it with attn='lsh')")
     for m in layers: m.n_hashes = n_hashes

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .core import *
 from .layers import *
 from .attention import *
-from .lsh import LSHSelfAttention, LSHSettings, _check_int
+from .lsh import LSHSelfAttention, LSHSettings
 from .reversible import ReversibleStack
 
 # %% auto #0
@@ -41,7 +41,7 @@ def _check_config_ints(cfg) -> None:
         if f.name in _int_tuple_fields and isinstance(value, (tuple, list)):
             if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in value):
                 raise ValueError(f"{f.name}={value!r} must be a tuple of integers")
-        elif f.name in _int_fields: _check_int(f.name, value, _int_fields[f.name], none='None' in str(f.type))
+        elif f.name in _int_fields: check_int(f.name, value, _int_fields[f.name], none='None' in str(f.type))
 
 @dataclass
 class TransformerConfig:
@@ -229,15 +229,6 @@ def make_stack(cfg: TransformerConfig, n_layers: int, causal: bool, cross: bool 
     return stack
 
 # %% ../nbs/06_transformer.ipynb #3ce2270c
-def _check_token_range(x: Tensor, vocab_sz: int, name: str = 'x') -> Tensor:
-    """Raise a `ValueError` (the message of `check_tokens`) when a token id of `x` lies outside [0, vocab_sz): one
-    `aminmax` reduction and one transfer of its two numbers, so a single host sync on CUDA."""
-    if x.numel():
-        lo, hi = torch.stack(torch.aminmax(x)).tolist()
-        if lo < 0 or hi >= vocab_sz:
-            raise ValueError(f"{name} has token ids outside [0, {vocab_sz}): min {lo}, max {hi}")
-    return x
-
 class Embedder(nn.Module):
     """Token embedding + positional encoding + dropout. Token ids outside [0, vocab_sz) are refused on every device
     (on CUDA one reduction and one sync per call); set `check_ids = False` on the module to skip that check."""
@@ -252,8 +243,7 @@ class Embedder(nn.Module):
         self.vocab_sz, self.max_seq_len = vocab_sz, cfg.max_seq_len
 
     def forward(self, x: Tensor, offset: int = 0, name: str = 'x') -> Tensor:
-        check_tokens(x, name=name)                                           # type and shape
-        if self.check_ids: _check_token_range(x, self.vocab_sz, name)      # CPU and CUDA alike
+        check_tokens(x, vocab_sz=self.vocab_sz if self.check_ids else None, name=name)   # CPU and CUDA alike
         if offset + x.shape[1] > self.max_seq_len:
             raise ValueError(f"sequence length {offset + x.shape[1]} of {name} exceeds max_seq_len={self.max_seq_len}; "
                              f"build the model with a larger max_seq_len or crop the input")

@@ -17,7 +17,7 @@ from torch import nn
 from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelValidException
 from fastai.torch_core import rank_distrib, distrib_barrier
-from ..core import seed_everything, n_params
+from ..core import seed_everything, n_params, check_int
 from ..transformer import TransformerConfig, TransformerLM, Transformer
 from ..reformer import LSHLM, ReversibleLM, ReformerLM, ReversibleTransformer, ReformerEncDec, set_n_hashes
 from .. import data as D
@@ -87,12 +87,6 @@ DATA_OPTIONS = {
                   src_lang=str),
 }
 
-def _check_int(name, v, low=1, none=False):
-    if v is None and none: return
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"{name}={v!r} must be an integer" + (' or None' if none else ''))
-    if v < low: raise ValueError(f"{name}={v} must be >= {low}")
-
 def _check_float(name, v, low=0., high=math.inf, low_open=False, none=False):
     if v is None and none: return
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -158,10 +152,10 @@ class TrainSpec:
         _check_keys('model', self.model, [f.name for f in fields(TransformerConfig)])
         lms = self.task != 'wmt14'
         _check_choice('model_class', self.model_class, list(LM_CLASSES if lms else SEQ2SEQ_CLASSES), none=True)
-        for k in ('n_epoch', 'grad_accum', 'eval_repeats'): _check_int(k, getattr(self, k))
+        for k in ('n_epoch', 'grad_accum', 'eval_repeats'): check_int(k, getattr(self, k))
         for k in ('steps', 'stop_after', 'eval_every', 'eval_batches', 'eval_n_hashes', 'save_every', 'bleu_max'):
-            _check_int(k, getattr(self, k), none=True)
-        _check_int('seed', self.seed, low=0)
+            check_int(k, getattr(self, k), none=True)
+        check_int('seed', self.seed, low=0)
         _check_float('lr', self.lr, low_open=True); _check_float('wd', self.wd)
         _check_float('warmup_pct', self.warmup_pct, high=1.)
         _check_float('grad_clip', self.grad_clip, low_open=True, none=True)
